@@ -1,0 +1,1 @@
+"""`gristops <verb>`: parse, load config, call, print, exit code."""

@@ -1,0 +1,39 @@
+"""What every command shares: the --config option, output and error printing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from gristops.config import Config, load_config
+
+DEFAULT_CONFIG = Path(os.environ.get("GRISTOPS_CONFIG", "gristops.yaml"))
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Path to gristops.yaml (env GRISTOPS_CONFIG).",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load(path: Path) -> Config:
+    """Load and validate the config; errors propagate as ConfigError."""
+    return load_config(path)
+
+
+def emit_json(data: Any) -> None:
+    """Write machine-readable output on stdout."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

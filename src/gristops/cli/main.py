@@ -1,0 +1,80 @@
+"""The `gristops` command: one typer app, one sub-app per verb group.
+
+Expected failures (GristopsError) print one line with a hint and exit with
+their code; anything else is a bug and prints a one-line notice, the
+traceback only with GRISTOPS_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from gristops import __version__
+from gristops.cli import config_cmd, init_cmd, serve_cmd, users_cmd
+from gristops.cli.common import err
+from gristops.errors import GristopsError
+
+app = typer.Typer(
+    name="gristops",
+    help="A secure gateway and operations system for apps built on Grist.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(users_cmd.app, name="users")
+app.command("init")(init_cmd.init)
+app.command("serve")(serve_cmd.serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gristops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """A secure gateway and operations system for apps built on Grist."""
+
+
+def report(exc: GristopsError) -> None:
+    """Print an expected failure: the message (possibly several lines), then the hint."""
+    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    if exc.hint:
+        err.print(f"[dim]hint:[/] {exc.hint}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except GristopsError as exc:
+        report(exc)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("GRISTOPS_DEBUG"):
+            traceback.print_exc()
+        err.print(f"error: internal error: {type(exc).__name__}: {exc}")
+        err.print("hint: run again with GRISTOPS_DEBUG=1 for the traceback and report it")
+        sys.exit(70)

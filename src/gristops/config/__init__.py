@@ -1,0 +1,6 @@
+"""The one configuration object: `load_config(path)` returns a frozen `Config`."""
+
+from gristops.config.load import load_config, parse_config
+from gristops.config.model import Config
+
+__all__ = ["Config", "load_config", "parse_config"]

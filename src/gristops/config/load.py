@@ -1,0 +1,113 @@
+"""Read gristops.yaml: YAML, then `${ENV}` substitution, then the pydantic model.
+
+Every problem is reported at once, each as `file: key.path: what (hint)`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from gristops.config.model import Config
+from gristops.errors import ConfigError
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+SECRET_KEYS = (("grist", "api_key"),)
+
+
+def _substitute(node: Any, path: str, missing: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, f"{path}[{i}]", missing) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def repl(m: re.Match[str]) -> str:
+            value = os.environ.get(m.group(1), m.group(2))
+            if value is None:
+                missing.append(f"{path}: environment variable {m.group(1)} is not set")
+                return ""
+            return value
+
+        return _ENV.sub(repl, node)
+    return node
+
+
+def literal_secrets(raw: dict[str, Any]) -> list[str]:
+    """Key paths whose secret is written literally in the file instead of ${ENV}."""
+    found = []
+    for section, key in SECRET_KEYS:
+        value = (raw.get(section) or {}).get(key) if isinstance(raw.get(section), dict) else None
+        if isinstance(value, str) and value and not _ENV.fullmatch(value.strip()):
+            found.append(f"{section}.{key}")
+    return found
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling; `gristops config sample` lists every key)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{source}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate YAML text into a Config; relative paths are taken from `base_dir`."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{source}:{where}: not valid YAML: {problem}",
+            "fix the indentation or quoting there",
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys", "see `gristops config sample`")
+    missing: list[str] = []
+    data = _substitute(raw, "", missing)
+    if missing:
+        raise ConfigError(
+            "\n".join(f"{source}: {m}" for m in missing),
+            "export the variable, or use ${NAME:-default}",
+        )
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc, source), "see `gristops config sample` for every key") from None
+    if base_dir is not None:
+        updates: dict[str, Any] = {"source_path": Path(source).resolve()}
+        if not config.data_dir.is_absolute():
+            updates["data_dir"] = (base_dir / config.data_dir).resolve()
+        key_file = config.grist.api_key_file
+        if key_file is not None and not key_file.is_absolute():
+            grist = config.grist.model_copy(update={"api_key_file": (base_dir / key_file).resolve()})
+            updates["grist"] = grist
+        config = config.model_copy(update=updates)
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a gristops.yaml file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such config file", "run `gristops init` or pass --config PATH"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}", "check the file's permissions") from None
+    return parse_config(text, str(path), path.resolve().parent)

@@ -1,0 +1,161 @@
+"""The gristops.yaml schema: one frozen pydantic model, validated once at the edge.
+
+The `grist:` and `auth:` sections accept an existing app's `app_config.yaml`
+unchanged. Secrets (`grist.api_key`) come from `${ENV}` substitution or from a
+`*_file` key; literals are accepted but flagged by `gristops config check`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Action = Literal["read", "create", "update", "delete"]
+ALL_ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
+
+# Grist document ids are URL-safe tokens; the embedded store maps them to file names.
+DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UsersTableSchema(_Section):
+    """Which columns of the users table hold what."""
+
+    email_field: str = Field("email", description="Column with the login email.")
+    password_field: str = Field("password_hash", description="Column with the bcrypt hash.")
+    role_field: str = Field("role", description="Column with the role name.")
+    active_field: str = Field("active", description="Bool column; inactive users cannot log in.")
+
+
+class GristSection(_Section):
+    """Where the data lives. Without `base_url` the embedded store serves `.grist` files."""
+
+    base_url: str | None = Field(
+        None, description="URL of a Grist server, e.g. https://grist.example.com. Unset: embedded."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="Grist API key; use ${GRIST_API_KEY} or api_key_file, not a literal."
+    )
+    api_key_file: Path | None = Field(None, description="File holding the Grist API key.")
+    document_id: str = Field(
+        ..., pattern=DOC_ID_PATTERN, description="The document holding the users table."
+    )
+    timeout: float = Field(10.0, gt=0, le=300, description="Seconds per request to Grist.")
+    retries: int = Field(3, ge=0, le=10, description="Retries of idempotent requests.")
+    max_parallel_per_doc: int = Field(
+        8,
+        ge=1,
+        le=100,
+        description="In-flight requests per document (Grist refuses more than 10 with 429).",
+    )
+    breaker_failures: int = Field(5, ge=1, description="Failures in a row that open the breaker.")
+    breaker_reset: float = Field(10.0, gt=0, description="Seconds before a half-open retry.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must start with http:// or https:// and name a host")
+        return value.rstrip("/") if value else value
+
+
+class AuthSection(_Section):
+    """Login against the users table, tokens and throttling."""
+
+    users_table: str = Field("Users", description="Table id of the users table.")
+    users_table_schema: UsersTableSchema = Field(default_factory=UsersTableSchema)  # type: ignore[arg-type]
+    access_token_ttl: int = Field(900, ge=30, le=86400, description="Access token lifetime (s).")
+    refresh_token_ttl: int = Field(
+        30 * 86400, ge=300, le=365 * 86400, description="Refresh token lifetime (s)."
+    )
+    max_failures_per_account: int = Field(
+        5, ge=1, description="Failed logins for one email before it is locked."
+    )
+    max_failures_per_client: int = Field(
+        20, ge=1, description="Failed logins from one client address before it is locked."
+    )
+    failure_window: int = Field(900, ge=1, description="Seconds over which failures count.")
+    lockout: int = Field(300, ge=1, description="Seconds a locked account or address waits.")
+    bcrypt_rounds: int = Field(12, ge=10, le=16, description="Cost of hashes written by gristops.")
+
+
+class ServerSection(_Section):
+    """How `gristops serve` listens."""
+
+    host: str = Field("127.0.0.1", description="Address to bind; put nginx in front for TLS.")
+    port: int = Field(8484, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body (Grist's limit is 1 MB)."
+    )
+    cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
+    graceful_timeout: int = Field(20, ge=0, description="Seconds in-flight requests get at stop.")
+    workers: int = Field(1, ge=1, le=16)
+
+
+class LogSection(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_lines: bool = Field(True, alias="json", description="JSON lines (default) or console.")
+
+
+TablePermissions = dict[str, tuple[Action, ...]]
+
+
+def _default_roles() -> dict[str, TablePermissions]:
+    return {"admin": {"*": ALL_ACTIONS}}
+
+
+class Config(_Section):
+    """The whole gristops.yaml."""
+
+    data_dir: Path = Field(Path("data"), description="Documents, state DB, keys, logs, backups.")
+    grist: GristSection
+    auth: AuthSection = Field(default_factory=AuthSection)  # type: ignore[arg-type]
+    roles: dict[str, TablePermissions] = Field(
+        default_factory=_default_roles,
+        description="Per role, per table id (or *): the allowed actions.",
+    )
+    server: ServerSection = Field(default_factory=ServerSection)  # type: ignore[arg-type]
+    log: LogSection = Field(default_factory=LogSection)  # type: ignore[arg-type]
+    source_path: Path | None = Field(None, exclude=True, description="Set by the loader.")
+
+    @property
+    def embedded(self) -> bool:
+        """True when documents are `.grist` files served directly."""
+        return self.grist.base_url is None
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.data_dir / "docs"
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / "state.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @model_validator(mode="after")
+    def _server_needs_key(self) -> Config:
+        g = self.grist
+        if g.base_url and g.api_key is None and g.api_key_file is None:
+            raise ValueError("grist.base_url is set, so grist.api_key or grist.api_key_file is needed")
+        if g.api_key is not None and g.api_key_file is not None:
+            raise ValueError("set only one of grist.api_key and grist.api_key_file")
+        if "admin" not in self.roles:
+            raise ValueError("roles must define 'admin' (it manages users)")
+        return self
+
+    def grist_api_key(self) -> str:
+        """The Grist API key, read from the file when configured that way."""
+        if self.grist.api_key is not None:
+            return self.grist.api_key.get_secret_value()
+        if self.grist.api_key_file is not None:
+            return self.grist.api_key_file.read_text(encoding="utf-8").strip()
+        return ""

@@ -1,0 +1,1 @@
+"""Data access: the Store protocol and its two implementations."""

@@ -1,0 +1,18 @@
+"""Open the configured store: the one module that knows both implementations."""
+
+from __future__ import annotations
+
+from gristops.config import Config
+from gristops.observe.metrics import GatewayMetrics
+from gristops.store.base import Store
+
+
+def open_store(config: Config, metrics: GatewayMetrics | None = None) -> Store:
+    """The embedded GristFileStore, or GristServerStore when grist.base_url is set."""
+    if config.embedded:
+        from gristops.store.gristfile import GristFileStore
+
+        return GristFileStore(config.docs_dir, metrics=metrics)
+    from gristops.store.gristserver import GristServerStore
+
+    return GristServerStore(config.grist, config.grist_api_key(), metrics=metrics)
