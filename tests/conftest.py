@@ -1,0 +1,28 @@
+"""Shared fixtures: the recorded real-Grist documents and scenarios."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "grist"
+SHOP_GRIST = FIXTURES / "docs" / "Shop.grist"
+
+
+def load_scenario(name: str) -> list[dict[str, Any]]:
+    """The exchanges of a recorded scenario (element 0, the header, is dropped)."""
+    data: list[dict[str, Any]] = json.loads((FIXTURES / "scenarios" / f"{name}.json").read_text())
+    return data[1:]
+
+
+@pytest.fixture
+def shop_docs(tmp_path: Path) -> Path:
+    """A docs directory holding a fresh, writable copy of Shop.grist as doc id `Shop`."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copyfile(SHOP_GRIST, docs / "Shop.grist")
+    return docs
