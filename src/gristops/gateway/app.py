@@ -1,0 +1,137 @@
+"""The gateway application factory: `create_app(config)`; uvicorn runs `app_factory` with --factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from prometheus_client import ProcessCollector
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gristops import __version__
+from gristops.config import Config, load_config
+from gristops.errors import GristopsError, TooManyRequests
+from gristops.gateway.auth import AuthService
+from gristops.gateway.context import GatewayContext
+from gristops.gateway.jsonbody import JSONBody
+from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from gristops.gateway.routes import auth as auth_routes
+from gristops.gateway.routes import records, system
+from gristops.gateway.tokens import TokenService
+from gristops.observe.logging import configure_logging
+from gristops.observe.metrics import create_metrics
+from gristops.state.db import StateDB
+from gristops.store.base import Store
+from gristops.store.factory import open_store
+
+log = structlog.get_logger("gristops.gateway")
+
+DESCRIPTION = """\
+A Grist-compatible API with server-side login and role permissions.
+
+Log in with `POST /auth/login`, then send `Authorization: Bearer <access_token>`.
+The document endpoints take the same paths, parameters and JSON shapes as
+Grist's REST API, plus `offset` for paging and `GET .../records/{rowId}`.
+"""
+
+
+def _error(request: Request, exc: GristopsError) -> Response:
+    body: dict[str, object] = {"error": exc.message}
+    details = getattr(exc, "details", None)
+    if details:
+        body["details"] = details
+    headers = {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.http_status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.http_status >= 500:
+        log.warning("request failed", error=exc.message, status=exc.http_status)
+    return JSONBody(body, status_code=exc.http_status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GristopsError)
+    async def gristops_error(request: Request, exc: GristopsError) -> Response:
+        return _error(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405):
+            # Like Grist: an unknown route or method is "not found: <path>".
+            return JSONBody({"error": f"not found: {request.url.path}"}, status_code=404)
+        return JSONBody({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONBody({"error": f"{where}: {first.get('msg')}"}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        return JSONBody(
+            {"error": f"internal error (request id {request_id}); the log has the details"},
+            status_code=500,
+        )
+
+
+def create_app(config: Config, store: Store | None = None) -> FastAPI:
+    """A gateway app for this config; `store` overrides the configured one (tests, embedding)."""
+    metrics = create_metrics()
+    ProcessCollector(registry=metrics.registry)
+    store = store or open_store(config, metrics)
+    state = StateDB(config.state_path)
+    tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
+    auth = AuthService(config, store, state, tokens, metrics)
+    ctx = GatewayContext(config, store, state, tokens, auth, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("gateway started", version=__version__, store="embedded" if config.embedded else "grist")
+        yield
+        await store.aclose()
+        log.info("gateway stopped")
+
+    app = FastAPI(
+        title="gristops gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    _install_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(auth_routes.router)
+    app.include_router(records.router)
+    if config.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.server.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "X-Sort", "X-Limit", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Zero-argument factory for `uvicorn --factory`: the config path comes from GRISTOPS_CONFIG."""
+    config = load_config(Path(os.environ.get("GRISTOPS_CONFIG", "gristops.yaml")))
+    configure_logging(config.log.level, config.log.json_lines)
+    return create_app(config)

@@ -1,0 +1,233 @@
+"""Grist-compatible document endpoints: tables, columns and records.
+
+Same paths, parameters and JSON shapes as Grist's REST API, behind the
+gateway's login and role permissions. Handlers parse raw inputs through
+`gateway.params` (Grist's semantics and messages) and answer pre-serialized JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import Response
+
+from gristops.config.model import DOC_ID_PATTERN, Action
+from gristops.errors import BadRequest
+from gristops.gateway import params, permissions
+from gristops.gateway.auth import Principal, require_principal
+from gristops.gateway.context import GatewayContext
+from gristops.gateway.jsonbody import JSONBody, read_json
+from gristops.gateway.schemas import (
+    ColumnsOut,
+    NewRecords,
+    RecordIdsOut,
+    RecordOut,
+    RecordsListBody,
+    RecordsOut,
+    TablesOut,
+    UpdateRecords,
+    UpsertOut,
+    UpsertRecords,
+    body_schema,
+    error_responses,
+)
+from gristops.store.base import Record, RecordQuery
+
+router = APIRouter(prefix="/api/docs/{docId}", tags=["documents"])
+
+DocId = Annotated[str, Path(alias="docId", pattern=DOC_ID_PATTERN, description="Document id.")]
+TableId = Annotated[str, Path(alias="tableId", max_length=200, description="Table id.")]
+Flag = Annotated[str | None, Query(description="true or false.")]
+CurrentUser = Annotated[Principal, Depends(require_principal)]
+
+READ_ERRORS = error_responses(400, 401, 404, 429, 503)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 503)
+
+
+def _ctx(request: Request) -> GatewayContext:
+    ctx: GatewayContext = request.app.state.ctx
+    return ctx
+
+
+def _allow(ctx: GatewayContext, user: Principal, table_id: str, action: Action) -> frozenset[str]:
+    """Check the role's permission; return the columns to keep out of answers."""
+    permissions.check(ctx.config, user.role, table_id, action)
+    return permissions.hidden_columns(ctx.config, table_id)
+
+
+def _refuse_hidden_in_query(query: RecordQuery, hidden: frozenset[str]) -> None:
+    """A hidden column cannot be probed through filter or sort either."""
+    used = set(query.filter or ()) | {key.column for key in query.sort}
+    for column in sorted(used & hidden):
+        raise BadRequest(f'Invalid column "{column}"', "that column cannot be read through the gateway")
+
+
+def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
+    if hidden:
+        for record in records:
+            for column in hidden:
+                record["fields"].pop(column, None)
+    return records
+
+
+@router.get("/tables", response_model=TablesOut, responses=READ_ERRORS, summary="List tables")
+async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Response:
+    ctx = _ctx(request)
+    tables = await ctx.store.list_tables(doc_id)
+    visible = [t for t in tables if permissions.allowed(ctx.config.roles, user.role, t["id"], "read")]
+    return JSONBody({"tables": visible})
+
+
+@router.get(
+    "/tables/{tableId}/columns", response_model=ColumnsOut, responses=READ_ERRORS, summary="List columns"
+)
+async def list_columns(
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, hidden: Flag = None
+) -> Response:
+    ctx = _ctx(request)
+    secret = _allow(ctx, user, table_id, "read")
+    columns = await ctx.store.list_columns(doc_id, table_id, params.flag("hidden", hidden))
+    return JSONBody({"columns": [c for c in columns if c["id"] not in secret]})
+
+
+@router.get(
+    "/tables/{tableId}/records", response_model=RecordsOut, responses=READ_ERRORS, summary="Fetch records"
+)
+async def fetch_records(
+    request: Request,
+    doc_id: DocId,
+    table_id: TableId,
+    user: CurrentUser,
+    filter: Annotated[str | None, Query(description='JSON object {"column": [values]}.')] = None,
+    sort: Annotated[str | None, Query(description="Columns, - for descending, :flags.")] = None,
+    limit: Annotated[str | None, Query(description="Most rows to return; 0 for all.")] = None,
+    offset: Annotated[str | None, Query(description="Rows to skip after sorting (gristops).")] = None,
+    hidden: Flag = None,
+    cellFormat: Annotated[str | None, Query(description="normal or typed.")] = None,  # noqa: N803
+    x_sort: Annotated[str | None, Header(alias="X-Sort")] = None,
+    x_limit: Annotated[str | None, Header(alias="X-Limit")] = None,
+) -> Response:
+    ctx = _ctx(request)
+    secret = _allow(ctx, user, table_id, "read")
+    query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
+    _refuse_hidden_in_query(query, secret)
+    records = await ctx.store.fetch_records(doc_id, table_id, query)
+    return JSONBody({"records": _strip(records, secret)})
+
+
+@router.post(
+    "/tables/{tableId}/records/list",
+    response_model=RecordsOut,
+    responses=READ_ERRORS,
+    openapi_extra=body_schema(RecordsListBody),
+    summary="Fetch records (options in the body)",
+)
+async def list_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+    ctx = _ctx(request)
+    secret = _allow(ctx, user, table_id, "read")
+    query = params.records_list_query(await read_json(request))
+    _refuse_hidden_in_query(query, secret)
+    records = await ctx.store.fetch_records(doc_id, table_id, query)
+    return JSONBody({"records": _strip(records, secret)})
+
+
+@router.get(
+    "/tables/{tableId}/records/{rowId}",
+    response_model=RecordOut,
+    responses=READ_ERRORS,
+    summary="Fetch one record (gristops)",
+)
+async def fetch_record(
+    request: Request,
+    doc_id: DocId,
+    table_id: TableId,
+    user: CurrentUser,
+    row_id: Annotated[int, Path(alias="rowId", ge=1, le=2**53)],
+    hidden: Flag = None,
+) -> Response:
+    ctx = _ctx(request)
+    secret = _allow(ctx, user, table_id, "read")
+    record = await ctx.store.fetch_record(doc_id, table_id, row_id, params.flag("hidden", hidden))
+    return JSONBody(_strip([record], secret)[0])
+
+
+@router.post(
+    "/tables/{tableId}/records",
+    response_model=RecordIdsOut,
+    responses=WRITE_ERRORS,
+    openapi_extra=body_schema(NewRecords),
+    summary="Add records",
+)
+async def add_records(
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, flat: Flag = None
+) -> Response:
+    ctx = _ctx(request)
+    _allow(ctx, user, table_id, "create")
+    records = params.add_payload(await read_json(request), params.flag("flat", flat))
+    ids = await ctx.store.add_records(doc_id, table_id, records)
+    return JSONBody({"records": [{"id": i} for i in ids]})
+
+
+@router.patch(
+    "/tables/{tableId}/records",
+    response_model=None,
+    responses={200: {"content": {"application/json": {"schema": {"type": "null"}}}}, **WRITE_ERRORS},
+    openapi_extra=body_schema(UpdateRecords),
+    summary="Update records",
+)
+async def update_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+    ctx = _ctx(request)
+    _allow(ctx, user, table_id, "update")
+    records = params.update_payload(await read_json(request))
+    await ctx.store.update_records(doc_id, table_id, records)
+    return JSONBody(None)
+
+
+@router.put(
+    "/tables/{tableId}/records",
+    response_model=UpsertOut,
+    responses=WRITE_ERRORS,
+    openapi_extra=body_schema(UpsertRecords),
+    summary="Add or update records",
+)
+async def upsert_records(
+    request: Request,
+    doc_id: DocId,
+    table_id: TableId,
+    user: CurrentUser,
+    noadd: Flag = None,
+    noupdate: Flag = None,
+    onmany: Annotated[str | None, Query(description="first, none or all.")] = None,
+    allow_empty_require: Flag = None,
+) -> Response:
+    ctx = _ctx(request)
+    options = params.upsert_options(noadd, noupdate, onmany, allow_empty_require)
+    # Upsert may add and update: it needs both rights.
+    _allow(ctx, user, table_id, "create")
+    _allow(ctx, user, table_id, "update")
+    records = params.upsert_payload(await read_json(request))
+    result = await ctx.store.upsert_records(doc_id, table_id, records, options)
+    return JSONBody(result.to_json())
+
+
+@router.post(
+    "/tables/{tableId}/records/delete",
+    response_model=None,
+    responses={200: {"content": {"application/json": {"schema": {"type": "null"}}}}, **WRITE_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}},
+        }
+    },
+    summary="Delete records",
+)
+async def delete_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+    ctx = _ctx(request)
+    _allow(ctx, user, table_id, "delete")
+    row_ids = params.delete_payload(await read_json(request))
+    await ctx.store.delete_records(doc_id, table_id, row_ids)
+    return JSONBody(None)
+
+
