@@ -24,7 +24,9 @@ def check(config: ConfigOption = Path("gristops.yaml"), json_out: JsonOption = F
         for key in literal_secrets(raw)
     ]
     if json_out:
-        emit_json({"ok": True, "store": "embedded" if cfg.embedded else "grist", "warnings": warnings})
+        emit_json(
+            {"ok": True, "store": "embedded" if cfg.embedded else "grist", "warnings": warnings}
+        )
         return
     for w in warnings:
         out.print(f"[yellow]warning:[/] {w}")

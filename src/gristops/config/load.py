@@ -22,7 +22,9 @@ SECRET_KEYS = (("grist", "api_key"),)
 
 def _substitute(node: Any, path: str, missing: list[str]) -> Any:
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+        return {
+            k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_substitute(v, f"{path}[{i}]", missing) for i, v in enumerate(node)]
     if isinstance(node, str):
@@ -76,7 +78,9 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping of keys", "see `gristops config sample`")
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys", "see `gristops config sample`"
+        )
     missing: list[str] = []
     data = _substitute(raw, "", missing)
     if missing:
@@ -87,14 +91,18 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc, source), "see `gristops config sample` for every key") from None
+        raise ConfigError(
+            _format(exc, source), "see `gristops config sample` for every key"
+        ) from None
     if base_dir is not None:
         updates: dict[str, Any] = {"source_path": Path(source).resolve()}
         if not config.data_dir.is_absolute():
             updates["data_dir"] = (base_dir / config.data_dir).resolve()
         key_file = config.grist.api_key_file
         if key_file is not None and not key_file.is_absolute():
-            grist = config.grist.model_copy(update={"api_key_file": (base_dir / key_file).resolve()})
+            grist = config.grist.model_copy(
+                update={"api_key_file": (base_dir / key_file).resolve()}
+            )
             updates["grist"] = grist
         config = config.model_copy(update=updates)
     return config

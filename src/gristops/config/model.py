@@ -145,7 +145,9 @@ class Config(_Section):
     def _server_needs_key(self) -> Config:
         g = self.grist
         if g.base_url and g.api_key is None and g.api_key_file is None:
-            raise ValueError("grist.base_url is set, so grist.api_key or grist.api_key_file is needed")
+            raise ValueError(
+                "grist.base_url is set, so grist.api_key or grist.api_key_file is needed"
+            )
         if g.api_key is not None and g.api_key_file is not None:
             raise ValueError("set only one of grist.api_key and grist.api_key_file")
         if "admin" not in self.roles:

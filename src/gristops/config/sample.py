@@ -60,7 +60,9 @@ def _emit(model: type[BaseModel], prefix: str, indent: int, lines: list[str]) ->
         if isinstance(value, dict):
             lines.append(f"{pad}{key}:")
             for k, v in value.items():
-                lines.append(f"{pad}  {k}: {_scalar(v) if not isinstance(v, dict) else ''}".rstrip())
+                lines.append(
+                    f"{pad}  {k}: {_scalar(v) if not isinstance(v, dict) else ''}".rstrip()
+                )
                 if isinstance(v, dict):
                     for k2, v2 in v.items():
                         lines.append(f"{pad}    {json.dumps(k2)}: {_scalar(v2)}")

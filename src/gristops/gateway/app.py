@@ -97,7 +97,9 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info("gateway started", version=__version__, store="embedded" if config.embedded else "grist")
+        log.info(
+            "gateway started", version=__version__, store="embedded" if config.embedded else "grist"
+        )
         yield
         await store.aclose()
         log.info("gateway stopped")

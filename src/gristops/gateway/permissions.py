@@ -16,7 +16,9 @@ from gristops.errors import Forbidden, NotFound
 ADMIN_ROLE = "admin"
 
 
-def allowed(roles: Mapping[str, Mapping[str, tuple[Action, ...]]], role: str, table_id: str, action: Action) -> bool:
+def allowed(
+    roles: Mapping[str, Mapping[str, tuple[Action, ...]]], role: str, table_id: str, action: Action
+) -> bool:
     """True when `role` may do `action` on `table_id`; a table's own entry overrides `*`."""
     rules = roles.get(role)
     if rules is None:

@@ -58,9 +58,9 @@ class RecordIdsOut(BaseModel):
 
 
 class UpsertOut(BaseModel):
-    recordIds: list[int]  # noqa: N815  (Grist's key names)
-    addRecordIds: list[int]  # noqa: N815
-    updateRecordIds: list[int]  # noqa: N815
+    recordIds: list[int]
+    addRecordIds: list[int]
+    updateRecordIds: list[int]
 
 
 class NewRecord(BaseModel):
@@ -94,7 +94,7 @@ class RecordsListBody(BaseModel):
     sort: list[str] | None = None
     limit: int | None = None
     hidden: bool | None = None
-    cellFormat: str | None = None  # noqa: N815
+    cellFormat: str | None = None
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

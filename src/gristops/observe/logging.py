@@ -7,7 +7,9 @@ import sys
 
 import structlog
 
-_SECRET_KEYS = frozenset({"password", "token", "access_token", "refresh_token", "authorization", "api_key"})
+_SECRET_KEYS = frozenset(
+    {"password", "token", "access_token", "refresh_token", "authorization", "api_key"}
+)
 
 
 def _mask_secrets(

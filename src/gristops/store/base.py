@@ -107,7 +107,9 @@ class Store(Protocol):
         """
         ...
 
-    async def add_records(self, doc_id: str, table_id: str, records: list[dict[str, JSON]]) -> list[int]:
+    async def add_records(
+        self, doc_id: str, table_id: str, records: list[dict[str, JSON]]
+    ) -> list[int]:
         """Add rows (each a fields mapping); returns their new ids. One transaction."""
         ...
 

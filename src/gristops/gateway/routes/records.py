@@ -60,7 +60,9 @@ def _refuse_hidden_in_query(query: RecordQuery, hidden: frozenset[str]) -> None:
     """A hidden column cannot be probed through filter or sort either."""
     used = set(query.filter or ()) | {key.column for key in query.sort}
     for column in sorted(used & hidden):
-        raise BadRequest(f'Invalid column "{column}"', "that column cannot be read through the gateway")
+        raise BadRequest(
+            f'Invalid column "{column}"', "that column cannot be read through the gateway"
+        )
 
 
 def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
@@ -75,12 +77,17 @@ def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
 async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Response:
     ctx = _ctx(request)
     tables = await ctx.store.list_tables(doc_id)
-    visible = [t for t in tables if permissions.allowed(ctx.config.roles, user.role, t["id"], "read")]
+    visible = [
+        t for t in tables if permissions.allowed(ctx.config.roles, user.role, t["id"], "read")
+    ]
     return JSONBody({"tables": visible})
 
 
 @router.get(
-    "/tables/{tableId}/columns", response_model=ColumnsOut, responses=READ_ERRORS, summary="List columns"
+    "/tables/{tableId}/columns",
+    response_model=ColumnsOut,
+    responses=READ_ERRORS,
+    summary="List columns",
 )
 async def list_columns(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, hidden: Flag = None
@@ -92,7 +99,10 @@ async def list_columns(
 
 
 @router.get(
-    "/tables/{tableId}/records", response_model=RecordsOut, responses=READ_ERRORS, summary="Fetch records"
+    "/tables/{tableId}/records",
+    response_model=RecordsOut,
+    responses=READ_ERRORS,
+    summary="Fetch records",
 )
 async def fetch_records(
     request: Request,
@@ -102,9 +112,11 @@ async def fetch_records(
     filter: Annotated[str | None, Query(description='JSON object {"column": [values]}.')] = None,
     sort: Annotated[str | None, Query(description="Columns, - for descending, :flags.")] = None,
     limit: Annotated[str | None, Query(description="Most rows to return; 0 for all.")] = None,
-    offset: Annotated[str | None, Query(description="Rows to skip after sorting (gristops).")] = None,
+    offset: Annotated[
+        str | None, Query(description="Rows to skip after sorting (gristops).")
+    ] = None,
     hidden: Flag = None,
-    cellFormat: Annotated[str | None, Query(description="normal or typed.")] = None,  # noqa: N803
+    cellFormat: Annotated[str | None, Query(description="normal or typed.")] = None,
     x_sort: Annotated[str | None, Header(alias="X-Sort")] = None,
     x_limit: Annotated[str | None, Header(alias="X-Limit")] = None,
 ) -> Response:
@@ -123,7 +135,9 @@ async def fetch_records(
     openapi_extra=body_schema(RecordsListBody),
     summary="Fetch records (options in the body)",
 )
-async def list_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+async def list_records(
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
+) -> Response:
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
     query = params.records_list_query(await read_json(request))
@@ -172,11 +186,16 @@ async def add_records(
 @router.patch(
     "/tables/{tableId}/records",
     response_model=None,
-    responses={200: {"content": {"application/json": {"schema": {"type": "null"}}}}, **WRITE_ERRORS},
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "null"}}}},
+        **WRITE_ERRORS,
+    },
     openapi_extra=body_schema(UpdateRecords),
     summary="Update records",
 )
-async def update_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+async def update_records(
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
+) -> Response:
     ctx = _ctx(request)
     _allow(ctx, user, table_id, "update")
     records = params.update_payload(await read_json(request))
@@ -214,20 +233,25 @@ async def upsert_records(
 @router.post(
     "/tables/{tableId}/records/delete",
     response_model=None,
-    responses={200: {"content": {"application/json": {"schema": {"type": "null"}}}}, **WRITE_ERRORS},
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "null"}}}},
+        **WRITE_ERRORS,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}},
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": {"type": "integer"}}}
+            },
         }
     },
     summary="Delete records",
 )
-async def delete_records(request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser) -> Response:
+async def delete_records(
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
+) -> Response:
     ctx = _ctx(request)
     _allow(ctx, user, table_id, "delete")
     row_ids = params.delete_payload(await read_json(request))
     await ctx.store.delete_records(doc_id, table_id, row_ids)
     return JSONBody(None)
-
-

@@ -50,7 +50,9 @@ async def ready(request: Request) -> Response:
     except Exception as exc:  # any failure means not ready; the reason is shown
         checks["state"] = f"failed: {type(exc).__name__}: {exc}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONBody({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    return JSONBody(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 @router.get(

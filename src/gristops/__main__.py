@@ -1,0 +1,5 @@
+"""`python -m gristops` runs the CLI."""
+
+from gristops.cli.main import main
+
+main()

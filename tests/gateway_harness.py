@@ -1,0 +1,106 @@
+"""Run the real gateway (`gristops serve`, uvicorn) as a subprocess on 127.0.0.1 and a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import SHOP_GRIST
+
+ROLES = """\
+roles:
+  admin: {"*": [read, create, update, delete]}
+  manager: {"*": [read, create, update]}
+  user: {Products: [read], Orders: [read, create], Suppliers: [read]}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    url: str
+    dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def login(self, email: str, password: str) -> str:
+        with self.client() as c:
+            r = c.post("/auth/login", json={"email": email, "password": password})
+            r.raise_for_status()
+            return str(r.json()["access_token"])
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def write_config(root: Path, extra: str = "", grist: str | None = None) -> Path:
+    """A gristops.yaml for the Shop fixture document under `root`."""
+    grist = grist or "grist: {document_id: Shop}\n"
+    path = root / "gristops.yaml"
+    path.write_text(f"data_dir: data\n{grist}{ROLES}{extra}")
+    return path
+
+
+def copy_shop(root: Path) -> None:
+    docs = root / "data" / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SHOP_GRIST, docs / "Shop.grist")
+
+
+@contextmanager
+def running_gateway(
+    root: Path, extra: str = "", grist: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """Start `gristops serve` for a config under `root`; always stop it."""
+    config = write_config(root, extra, grist)
+    port = free_port()
+    log_path = root / "gateway.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gristops", "serve", "-c", str(config), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    gateway = Gateway(f"http://127.0.0.1:{port}", root, process, log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gateway exited {process.returncode}:\n{gateway.log()}")
+            try:
+                if httpx.get(f"{gateway.url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway did not start:\n{gateway.log()}")
+            time.sleep(0.05)
+        yield gateway
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
