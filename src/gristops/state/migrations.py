@@ -1,0 +1,62 @@
+"""The state DB schema as an ordered list of forward migrations.
+
+Migration N (1-based) moves the schema from version N-1 to N. Each is a tuple
+of statements run in one transaction together with the version bump, so a
+crash or a second process starting at the same time never sees half a schema.
+To add tables, append a migration; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+Migration = tuple[str, ...]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # 1: a one-row table /ready writes to; authentication: rotating refresh
+    # tokens, login throttling, audit trail.
+    (
+        "CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL)",
+        """
+        CREATE TABLE refresh_families (
+            id          TEXT PRIMARY KEY,
+            user_id     INTEGER NOT NULL,
+            created_at  REAL NOT NULL,
+            revoked_at  REAL,
+            revoked_why TEXT
+        )
+        """,
+        "CREATE INDEX refresh_families_user ON refresh_families (user_id)",
+        """
+        CREATE TABLE refresh_tokens (
+            token_sha256 TEXT PRIMARY KEY,
+            family_id    TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
+            user_id      INTEGER NOT NULL,
+            issued_at    REAL NOT NULL,
+            expires_at   REAL NOT NULL,
+            spent_at     REAL
+        )
+        """,
+        "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+        "CREATE INDEX refresh_tokens_expiry ON refresh_tokens (expires_at)",
+        """
+        CREATE TABLE login_failures (
+            scope TEXT NOT NULL CHECK (scope IN ('account', 'client')),
+            key   TEXT NOT NULL,
+            at    REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX login_failures_key ON login_failures (scope, key, at)",
+        """
+        CREATE TABLE auth_events (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            at         REAL NOT NULL,
+            event      TEXT NOT NULL,
+            outcome    TEXT NOT NULL,
+            user_id    INTEGER,
+            email_hash TEXT,
+            client     TEXT,
+            request_id TEXT
+        )
+        """,
+        "CREATE INDEX auth_events_at ON auth_events (at)",
+    ),
+)

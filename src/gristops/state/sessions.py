@@ -1,0 +1,138 @@
+"""Refresh-token sessions: families of single-use tokens, stored only as SHA-256 digests.
+
+A login starts a family; each refresh spends the presented token and adds its
+successor to the same family. Presenting a spent token again means it leaked
+(or a client raced itself): the whole family is revoked, so whoever holds the
+newest token is logged out too and has to log in again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from gristops.state.db import StateDB
+
+RotationStatus = Literal["rotated", "unknown", "expired", "revoked", "reused"]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What spending a refresh token found. user_id/family_id are None for `unknown`."""
+
+    status: RotationStatus
+    user_id: int | None = None
+    family_id: str | None = None
+
+
+class RefreshSessions:
+    """Refresh-token rows of the state DB."""
+
+    def __init__(self, db: StateDB) -> None:
+        self._db = db
+
+    def start(
+        self, family_id: str, user_id: int, token_sha256: str, now: float, expires_at: float
+    ) -> None:
+        """Open a family with its first token (at login)."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO refresh_families (id, user_id, created_at) VALUES (?, ?, ?)",
+                (family_id, user_id, now),
+            )
+            self._insert(conn, family_id, user_id, token_sha256, now, expires_at)
+
+    def rotate(
+        self, token_sha256: str, successor_sha256: str, now: float, expires_at: float
+    ) -> Rotation:
+        """Spend a token and, when it was live, store its successor, all in one transaction."""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT t.family_id, t.user_id, t.expires_at, t.spent_at, f.revoked_at"
+                " FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
+                " WHERE t.token_sha256 = ?",
+                (token_sha256,),
+            ).fetchone()
+            if row is None:
+                return Rotation("unknown")
+            family_id, user_id, token_expires, spent_at, revoked_at = row
+            if revoked_at is not None:
+                return Rotation("revoked", user_id, family_id)
+            if spent_at is not None:
+                self._revoke(conn, family_id, now, "reuse")
+                return Rotation("reused", user_id, family_id)
+            if token_expires <= now:
+                return Rotation("expired", user_id, family_id)
+            conn.execute(
+                "UPDATE refresh_tokens SET spent_at = ? WHERE token_sha256 = ?", (now, token_sha256)
+            )
+            self._insert(conn, family_id, user_id, successor_sha256, now, expires_at)
+            return Rotation("rotated", user_id, family_id)
+
+    def revoke_family(self, family_id: str, now: float, why: str) -> None:
+        with self._db.transaction() as conn:
+            self._revoke(conn, family_id, now, why)
+
+    def revoke_by_token(self, token_sha256: str, now: float, why: str) -> int | None:
+        """Revoke the family of a token (logout); returns its user id, None if unknown."""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT family_id, user_id FROM refresh_tokens WHERE token_sha256 = ?",
+                (token_sha256,),
+            ).fetchone()
+            if row is None:
+                return None
+            self._revoke(conn, row[0], now, why)
+            return int(row[1])
+
+    def revoke_user(self, user_id: int, now: float, why: str) -> int:
+        """Revoke every live family of a user (disabled, password changed); returns how many."""
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE refresh_families SET revoked_at = ?, revoked_why = ?"
+                " WHERE user_id = ? AND revoked_at IS NULL",
+                (now, why, user_id),
+            )
+            return cur.rowcount
+
+    def live_families(self, user_id: int) -> int:
+        """How many unrevoked families a user has (sessions that can still refresh)."""
+        with self._db.reading() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL",
+                (user_id,),
+            ).fetchone()
+        return int(row[0])
+
+    def prune(self, now: float) -> None:
+        """Forget expired tokens, then families left without any token."""
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (now,))
+            conn.execute(
+                "DELETE FROM refresh_families WHERE NOT EXISTS"
+                " (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.id)"
+            )
+
+    @staticmethod
+    def _insert(
+        conn: sqlite3.Connection,
+        family_id: str,
+        user_id: int,
+        token_sha256: str,
+        now: float,
+        expires_at: float,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO refresh_tokens (token_sha256, family_id, user_id, issued_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (token_sha256, family_id, user_id, now, expires_at),
+        )
+
+    @staticmethod
+    def _revoke(conn: sqlite3.Connection, family_id: str, now: float, why: str) -> None:
+        conn.execute(
+            "UPDATE refresh_families SET revoked_at = ?, revoked_why = ?"
+            " WHERE id = ? AND revoked_at IS NULL",
+            (now, why, family_id),
+        )
