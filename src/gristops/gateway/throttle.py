@@ -29,7 +29,9 @@ class LoginThrottle:
         s = self._settings
         wait = 0.0
         for key in keys:
-            limit = s.max_failures_per_account if key.scope == "account" else s.max_failures_per_client
+            limit = (
+                s.max_failures_per_account if key.scope == "account" else s.max_failures_per_client
+            )
             seen = self._failures.count_since(key, now - s.failure_window)
             if seen.count >= limit and seen.last_at is not None:
                 wait = max(wait, seen.last_at + s.lockout - now)

@@ -1,0 +1,101 @@
+"""The state DB file: private permissions, WAL, migrations, thread and process sharing."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from gristops.errors import Unavailable
+from gristops.state.db import StateDB
+from gristops.state.migrations import MIGRATIONS
+from gristops.state.throttle import FailureKey, LoginFailures
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_state_db_is_private_in_wal_mode_and_at_the_latest_schema(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state.db"
+    db = StateDB(path)
+    db.check_writable()
+    assert mode(path) == 0o600
+    assert mode(path.parent) == 0o700
+    assert db.schema_version == len(MIGRATIONS)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"refresh_tokens", "refresh_families", "login_failures", "auth_events"} <= tables
+    for sidecar in (path.with_name("state.db-wal"), path.with_name("state.db-shm")):
+        if sidecar.exists():
+            assert mode(sidecar) & 0o077 == 0
+    db.close()
+
+
+def test_loose_permissions_of_an_existing_file_are_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    StateDB(path).close()
+    assert mode(path) == 0o600
+
+
+def test_reopening_keeps_the_data_and_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first = StateDB(path)
+    LoginFailures(first).record([FailureKey("client", "10.0.0.1")], now=100.0)
+    first.close()
+    again = StateDB(path)
+    assert again.schema_version == len(MIGRATIONS)
+    assert LoginFailures(again).count_since(FailureKey("client", "10.0.0.1"), 0).count == 1
+
+
+def test_a_state_db_from_a_newer_release_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    StateDB(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS) + 1,))
+    with pytest.raises(Unavailable) as err:
+        StateDB(path)
+    assert "newer than this gristops knows" in err.value.message
+    assert err.value.hint
+
+
+def test_an_unusable_location_is_reported_as_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(Unavailable) as err:
+        StateDB(blocker / "state.db")
+    assert "cannot open the state DB" in err.value.message
+
+
+def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.db")
+    failures = LoginFailures(db)
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        conn.execute("INSERT INTO login_failures (scope, key, at) VALUES ('client', 'x', 1)")
+        raise RuntimeError("boom")
+    assert failures.count_since(FailureKey("client", "x"), 0).count == 0
+    db.check_writable()  # the connection is usable again
+
+
+def test_many_threads_and_a_second_connection_share_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    db, other_process = StateDB(path), StateDB(path)
+    key = FailureKey("account", "digest")
+
+    def work(target: StateDB) -> None:
+        for _ in range(25):
+            LoginFailures(target).record([key], now=10.0)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in (db, other_process) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert LoginFailures(db).count_since(key, 0).count == 200
+    assert LoginFailures(other_process).count_since(key, 0).count == 200
