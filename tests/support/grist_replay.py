@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ from tests.conftest import SHOP_GRIST, load_scenario
 REPLAY_KEY = "replay-owner-key"
 UNMATCHED_STATUS = 599
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+RequestKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str, str]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class ReplayServer:
         self.unmatched: list[str] = []
         self.peak_in_flight: Counter[str] = Counter()
         self._exchanges = exchanges
+        self._keys = [_recorded_key(exchange["request"], doc_id) for exchange in exchanges]
         self._cursor = 0
         self._in_flight: Counter[str] = Counter()
         self._failures: list[tuple[int, dict[str, str]]] = []
@@ -142,7 +145,8 @@ class ReplayServer:
 
     def up(self) -> None:
         """Listen (again, on the same port once it has one) and wait until serving."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
@@ -221,39 +225,23 @@ class ReplayServer:
             body = raw.decode("utf-8", "replace")
         if auth == "ok" and request.method == "POST" and path.endswith("/sql"):
             return self._sql(path, body)
-        headers = {k.lower(): v for k, v in request.headers.items() if k.lower().startswith("x-")}
-        wanted = (request.method, path, dict(request.query_params), headers, _canonical(body), auth)
-        exchange = self._match(*wanted)
+        query = dict(request.query_params)
+        key = request_key(request.method, path, query, request.headers, _canonical(body), auth)
+        exchange = self._match(key)
         if exchange is not None:
             return self._recorded(exchange["response"])
         if auth != "ok":
             return self._recorded(self._auth[auth])
-        summary = f"{request.method} {path} query={dict(request.query_params)} body={raw[:200]!r}"
+        summary = f"{request.method} {path} query={query} body={raw[:200]!r}"
         self.unmatched.append(summary)
         return JSONResponse(
             {"error": f"replay: no recorded exchange matches {summary}"}, UNMATCHED_STATUS
         )
 
-    def _match(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        headers: dict[str, str],
-        body: str,
-        auth: str,
-    ) -> dict[str, Any] | None:
+    def _match(self, key: RequestKey) -> dict[str, Any] | None:
         start = self._cursor if self.ordered else 0
         for index in range(start, len(self._exchanges)):
-            recorded = self._exchanges[index]["request"]
-            if (
-                recorded["method"] == method
-                and recorded["path"].replace("{docId}", self.doc_id) == path
-                and recorded["query"] == query
-                and recorded.get("auth", "ok") == auth
-                and _recorded_x_headers(recorded) == headers
-                and _recorded_body(recorded) == body
-            ):
+            if self._keys[index] == key:
                 if self.ordered:
                     self._cursor = index + 1
                 return self._exchanges[index]
@@ -289,15 +277,29 @@ class ReplayServer:
         return JSONResponse({"statement": sql, "records": records})
 
 
-def _recorded_x_headers(request: dict[str, Any]) -> dict[str, str]:
-    return {k.lower(): v for k, v in request["headers"].items() if k.lower().startswith("x-")}
+def request_key(
+    method: str,
+    path: str,
+    query: dict[str, str],
+    headers: Mapping[str, str],
+    body: str,
+    auth: str,
+) -> RequestKey:
+    """What a request is matched on; `X-` headers count, the others do not."""
+    x_headers = sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-"))
+    return (method, path, tuple(sorted(query.items())), tuple(x_headers), body, auth)
 
 
-def _recorded_body(request: dict[str, Any]) -> str:
+def _recorded_key(request: dict[str, Any], doc_id: str) -> RequestKey:
     if "body_raw" in request:
-        return _canonical(request["body_raw"])
-    body = request["body"]
-    return _canonical(_expand(body) if request.get("body_template") else body)
+        body = _canonical(request["body_raw"])
+    elif request.get("body_template"):
+        body = _canonical(_expand(request["body"]))
+    else:
+        body = _canonical(request["body"])
+    path = request["path"].replace("{docId}", doc_id)
+    auth = request.get("auth", "ok")
+    return request_key(request["method"], path, request["query"], request["headers"], body, auth)
 
 
 @contextlib.contextmanager
