@@ -2,9 +2,54 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
 import typer
+import uvicorn
+
+from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
+
+APP_FACTORY = "gristops.gateway.app:app_factory"
 
 
-def serve() -> None:
-    """Run the gateway (not yet implemented)."""
-    raise typer.Exit(1)
+def serve(
+    config: ConfigOption = DEFAULT_CONFIG,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: server.host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port to bind (default: server.port)."),
+    ] = None,
+) -> None:
+    """Run the gateway until SIGTERM/SIGINT; in-flight requests get server.graceful_timeout."""
+    cfg = load(config)
+    bind_host = host or cfg.server.host
+    bind_port = cfg.server.port if port is None else port
+    # Each worker builds its app from the file (validated above) through app_factory().
+    os.environ["GRISTOPS_CONFIG"] = str(Path(config).resolve())
+    shown = f"[{bind_host}]" if ":" in bind_host else bind_host
+    # uvicorn re-raises the stop signal once its graceful shutdown is done; a stop
+    # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    out.print(f"gristops gateway on http://{shown}:{bind_port} (docs: /api/docs)", markup=False)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=cfg.server.workers,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=cfg.server.graceful_timeout,
+        server_header=False,
+    )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
