@@ -76,6 +76,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def as_json(value: Any) -> str:
+    """JSON text, so that `true` and `1`, or `15` and `15.0`, are told apart."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def settings_for(server: ReplayServer, **overrides: Any) -> GristSection:
     return GristSection(base_url=server.url, document_id=server.doc_id, **overrides)
 
@@ -185,7 +190,7 @@ async def _check(
     response = exchange["response"]
     answer = json.loads(json.dumps(response["body"]).replace("{docId}", doc_id))
     if response["status"] == 200:
-        assert await call(store) == expected(answer), exchange["name"]
+        assert as_json(await call(store)) == as_json(expected(answer)), exchange["name"]
         return
     with pytest.raises(GristopsError) as caught:
         await call(store)
@@ -220,3 +225,101 @@ async def test_every_expressible_exchange_answers_as_recorded(scenario: str) -> 
         assert server.unmatched == []
     assert skipped == NOT_EXPRESSIBLE[scenario]
     assert len(server.seen) == len(exchanges) - len(skipped)
+
+
+def _answer(scenario: str, name: str) -> Any:
+    """Grist's recorded answer body of the exchange called `name`."""
+    return next(e["response"]["body"] for e in load_scenario(scenario) if e["name"] == name)
+
+
+def _derived(path: str, query: dict[str, str], records: list[Any]) -> dict[str, Any]:
+    """An exchange whose answer is cut from recorded answers, for a request Grist was not sent."""
+    return {
+        "name": f"derived {path} {query}",
+        "step": 0,
+        "request": {"method": "GET", "path": path, "query": query, "headers": {}, "body": None},
+        "response": {
+            "status": 200,
+            "content_type": "application/json",
+            "body": {"records": records},
+        },
+    }
+
+
+def _reads(*extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*load_scenario("read_tables_columns"), *load_scenario("read_records"), *extra]
+
+
+async def test_offset_drops_rows_after_grist_sorted_and_limited() -> None:
+    with replay_server(exchanges=_reads(), ordered=False) as server:
+        store = GristServerStore(settings_for(server), REPLAY_KEY)
+        try:
+            page = await store.fetch_records(
+                server.doc_id, "Products", RecordQuery(limit=1, offset=2)
+            )
+            tail = await store.fetch_records(server.doc_id, "Products", RecordQuery(offset=13))
+        finally:
+            await store.aclose()
+        assert server.unmatched == []
+    assert page == _answer("read_records", "limit 3")["records"][2:]
+    assert tail == _answer("read_records", "records of Products")["records"][13:]
+
+
+async def test_fetch_record_by_id_and_missing_id() -> None:
+    products = _answer("read_records", "records of Products")["records"]
+    path = "/api/docs/{docId}/tables/Products/records"
+    exchanges = _reads(
+        _derived(path, {"filter": '{"id":[3]}'}, [products[2]]),
+        _derived(path, {"filter": '{"id":[99]}'}, []),  # no row 99, as recorded for [1,3,99]
+    )
+    with replay_server(exchanges=exchanges, ordered=False) as server:
+        store = GristServerStore(settings_for(server), REPLAY_KEY)
+        try:
+            assert await store.fetch_record(server.doc_id, "Products", 3) == products[2]
+            with pytest.raises(NotFound, match="99"):
+                await store.fetch_record(server.doc_id, "Products", 99)
+        finally:
+            await store.aclose()
+
+
+async def test_login_lookup_through_sql_folds_case_and_answers_like_rest() -> None:
+    users = _answer("read_records", "records of Users (hidden=true)")["records"]
+    products = _answer("read_records", "records of Products (hidden=true)")["records"]
+    with replay_server(exchanges=_reads(), ordered=False) as server:
+        store = GristServerStore(settings_for(server), REPLAY_KEY)
+        doc = server.doc_id
+        try:
+            carol = await store.find_records(doc, "Users", "email", "carol.mixed@SHOP.test")
+            exact = await store.find_records(
+                doc, "Users", "email", "carol.mixed@shop.test", casefold=False
+            )
+            injected = await store.find_records(doc, "Users", "email", "x' OR '1'='1")
+            apple = await store.find_records(doc, "Products", "name", "apple", casefold=False)
+            with pytest.raises(BadRequest, match="Invalid column"):
+                await store.find_records(doc, "Users", 'email" OR 1=1 --', "x")
+        finally:
+            await store.aclose()
+        assert server.unmatched == []
+    assert as_json(carol) == as_json([users[4]])  # Bool 0/1 back to false/true, hidden columns included
+    assert exact == []
+    assert injected == []
+    assert as_json(apple) == as_json([products[0]])  # ChoiceList, Attachments, Ref, Date, formula cells
+
+
+async def test_login_lookup_without_sql_endpoint_falls_back_to_an_exact_filter() -> None:
+    users = _answer("read_records", "records of Users (hidden=true)")["records"]
+    alice = [user for user in users if user["fields"]["email"] == "alice@shop.test"]
+    query = {"filter": '{"email":["alice@shop.test"]}', "hidden": "true"}
+    exchanges = _reads(_derived("/api/docs/{docId}/tables/Users/records", query, alice))
+    with replay_server(exchanges=exchanges, ordered=False, sql_doc=None) as server:
+        store = GristServerStore(settings_for(server), REPLAY_KEY)
+        try:
+            found = await store.find_records(server.doc_id, "Users", "email", "alice@shop.test")
+        finally:
+            await store.aclose()
+        assert [(seen.method, seen.status) for seen in server.seen] == [
+            ("GET", 200),
+            ("POST", 404),
+            ("GET", 200),
+        ]
+    assert found == alice
