@@ -1,0 +1,147 @@
+"""`gristops init` then `gristops serve`: the real CLI, uvicorn and gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gateway_harness import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def gristops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gristops", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def require_gateway_app() -> None:
+    try:
+        module = importlib.import_module("gristops.gateway.app")
+    except ImportError as exc:
+        pytest.skip(f"requires gateway app (gristops.gateway.app does not import: {exc})")
+    if not hasattr(module, "app_factory"):
+        pytest.skip("requires gateway app (gristops.gateway.app has no app_factory)")
+
+
+class Served:
+    def __init__(self, root: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.out = root / "serve.out"
+        self.err = root / "serve.err"
+        config = str(root / "gristops.yaml")
+        command = [sys.executable, "-m", "gristops", "serve", "-c", config, "--host", "127.0.0.1"]
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen([*command, "--port", str(port)], stdout=out, stderr=err)
+
+    def output(self) -> str:
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
+
+    def wait_healthy(self) -> httpx.Response:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"serve exited {self.process.returncode}:\n{self.output()}")
+            try:
+                response = httpx.get(f"{self.url}/health", timeout=1)
+                if response.status_code == 200:
+                    return response
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"serve did not answer /health in 30 s:\n{self.output()}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    result = gristops("init", "--dir", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    return tmp_path, json.loads(result.stdout)
+
+
+@pytest.fixture
+def served(site: tuple[Path, dict[str, str]]) -> Iterator[Served]:
+    require_gateway_app()
+    server = Served(site[0], free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_serve_answers_health_then_stops_cleanly_on_sigterm(served: Served) -> None:
+    assert served.wait_healthy().status_code == 200
+    assert served.out.read_text().splitlines()[0] == (
+        f"gristops gateway on {served.url} (docs: /api/docs)"
+    )
+    assert served.stop() == 0
+    assert "Traceback" not in served.output()
+
+
+def test_the_sample_admin_reads_the_sample_document(
+    served: Served, site: tuple[Path, dict[str, str]]
+) -> None:
+    served.wait_healthy()
+    report = site[1]
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        login = client.post(
+            "/auth/login",
+            json={"email": report["admin_email"], "password": report["admin_password"]},
+        )
+        assert login.status_code == 200, login.text
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        tables = client.get("/api/docs/Shop/tables", headers=auth)
+        assert [t["id"] for t in tables.json()["tables"]] == [
+            "Users",
+            "Suppliers",
+            "Products",
+            "Orders",
+        ]
+        products = client.get("/api/docs/Shop/tables/Products/records", headers=auth).json()
+    apple = products["records"][0]
+    assert apple == {
+        "id": 1,
+        "fields": {
+            "name": "Apple",
+            "category": "Fruit",
+            "price": 1.2,
+            "stock": 120,
+            "tags": ["L", "fresh", "local"],
+            "released": 1709251200,
+            "updated": 1709281800,
+            "supplier": 1,
+            "related": ["L", 2],
+        },
+    }
+
+
+def test_serve_without_a_config_says_so_in_one_line(tmp_path: Path) -> None:
+    result = gristops("serve", "-c", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2
+    assert "no such config file" in result.stderr and "gristops init" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
