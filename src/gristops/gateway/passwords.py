@@ -9,6 +9,7 @@ for hashes made by correct implementations the computation is the same.
 from __future__ import annotations
 
 import re
+import secrets
 
 import bcrypt
 
@@ -50,7 +51,7 @@ def check_strength(password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise BadRequest(
             f"password too short: {len(password)} characters, at least {MIN_LENGTH} needed",
-            hint="use a longer passphrase, or --generate for a random one",
+            hint="use a longer passphrase, or let gristops generate one",
         )
     if len(password.encode("utf-8")) > MAX_BYTES:
         raise BadRequest(
@@ -61,3 +62,8 @@ def check_strength(password: str) -> None:
         raise BadRequest(
             "password contains a NUL character", hint="type the password without control codes"
         )
+
+
+def generate_password() -> str:
+    """A random password to show once: 20 URL-safe characters (120 bits)."""
+    return secrets.token_urlsafe(15)

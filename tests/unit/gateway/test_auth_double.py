@@ -1,4 +1,5 @@
-"""A users table in memory, standing in for a Store in the auth and `gristops users` unit tests.
+"""What the auth unit tests share: a users table in memory standing in for a Store,
+a config, a settable clock and an AuthService wired to a real state DB and real keys.
 
 Only the few Store methods that authentication and user management call are
 here (find_records, fetch_record, fetch_records, add_records, update_records,
@@ -12,12 +13,20 @@ from __future__ import annotations
 
 import copy
 import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import bcrypt
 import pytest
 
+from gristops.config import Config
 from gristops.errors import NotFound
+from gristops.gateway.auth import AuthService
+from gristops.gateway.tokens import TokenService
+from gristops.observe.metrics import GatewayMetrics, create_metrics
+from gristops.state.db import StateDB
 from gristops.store.base import Record, RecordQuery
 from tests.conftest import SHOP_GRIST
 
@@ -132,6 +141,82 @@ class MemoryUsers:
 
     async def aclose(self) -> None:
         pass
+
+
+ROLES = {
+    "admin": {"*": ["read", "create", "update", "delete"]},
+    "manager": {"*": ["read", "create", "update"]},
+    "user": {"Products": ["read"], "Orders": ["read", "create"]},
+}
+
+
+def make_config(root: Path, **auth: Any) -> Config:
+    """A config for the Shop document under `root` (bcrypt cost 10, the lowest allowed)."""
+    return Config.model_validate(
+        {
+            "data_dir": str(root / "data"),
+            "grist": {"document_id": DOC},
+            "roles": ROLES,
+            "auth": {"bcrypt_rounds": 10, **auth},
+        }
+    )
+
+
+class Clock:
+    """A clock the test moves by hand, starting now."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class AuthKit:
+    config: Config
+    users: MemoryUsers
+    state: StateDB
+    tokens: TokenService
+    metrics: GatewayMetrics
+    clock: Clock
+    auth: AuthService
+
+    def count(self, event: str, outcome: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "gristops_auth_events_total", {"event": event, "outcome": outcome}
+        )
+        return value or 0.0
+
+    def outcomes(self, event: str) -> list[str]:
+        """Audit outcomes of `event`, oldest first."""
+        with self.state.reading() as conn:
+            rows = conn.execute(
+                "SELECT outcome FROM auth_events WHERE event = ? ORDER BY id", (event,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def dump(self) -> str:
+        """Everything the state DB holds, as SQL text."""
+        with self.state.reading() as conn:
+            return "\n".join(conn.iterdump())
+
+
+def make_kit(root: Path, **auth: Any) -> AuthKit:
+    """An AuthService over the fixture users, a fresh state DB, real keys and a hand clock.
+
+    Tokens are issued on the real clock (PyJWT checks them against it); the hand
+    clock drives throttling and refresh-token expiry.
+    """
+    config = make_config(root, **auth)
+    users, clock, metrics = MemoryUsers(), Clock(), create_metrics()
+    state = StateDB(config.state_path)
+    tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
+    auth_service = AuthService(config, users, state, tokens, metrics, clock=clock)  # type: ignore[arg-type]
+    return AuthKit(config, users, state, tokens, metrics, clock, auth_service)
 
 
 async def test_the_stand_in_finds_emails_case_insensitively_like_the_stores() -> None:

@@ -1,0 +1,271 @@
+"""`gristops users add|passwd|disable|list` through the CLI entry point.
+
+The users table is the in-memory stand-in of tests/unit/gateway/test_auth_double.py
+(put in place of the configured store); the real stores are tested on their own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gristops.cli import users_cmd
+from gristops.cli.main import app, main
+from gristops.config import load_config
+from gristops.gateway.passwords import check_password
+from gristops.state.db import StateDB
+from gristops.state.sessions import RefreshSessions
+from tests.unit.gateway.test_auth_double import MemoryUsers
+
+CONFIG = """\
+data_dir: data
+grist: {document_id: Shop}
+auth: {bcrypt_rounds: 10}
+roles:
+  admin: {"*": [read, create, update, delete]}
+  user: {Products: [read]}
+"""
+
+
+@pytest.fixture
+def users(monkeypatch: pytest.MonkeyPatch) -> MemoryUsers:
+    table = MemoryUsers()
+    monkeypatch.setattr(users_cmd, "open_store", lambda config: table)
+    return table
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "gristops.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def gristops(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    stdin: str = "",
+) -> tuple[int, str, str]:
+    """Run `gristops ARGS` as the console script does; returns (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["gristops", *args])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def row_of(users: MemoryUsers, email: str) -> tuple[int, dict[str, object]]:
+    [(row_id, fields)] = [(i, f) for i, f in users.rows.items() if f["email"] == email]
+    return row_id, fields
+
+
+def session_of(config: Path, user_id: int) -> RefreshSessions:
+    """A live login of `user_id` in the state DB the gateway would use."""
+    sessions = RefreshSessions(StateDB(load_config(config).state_path))
+    sessions.start(f"fam-{user_id}", user_id, f"tok-{user_id}", now=0, expires_at=4e9)
+    return sessions
+
+
+def test_add_generates_a_password_shown_once_and_stores_only_its_hash(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "add", "new@shop.test", "--role", "user", "-c", str(config)
+    )
+    assert code == 0
+    password = out.split("password (shown only now): ")[1].strip()
+    row_id, fields = row_of(users, "new@shop.test")
+    assert f"added user {row_id}" in out
+    assert fields["role"] == "user" and fields["active"] is True
+    stored = str(fields["password_hash"])
+    assert stored.startswith("$2b$10$")
+    assert password not in stored and check_password(password, stored)
+
+
+def test_add_reads_a_password_from_stdin_and_answers_json(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = gristops(
+        monkeypatch,
+        capsys,
+        "users",
+        "add",
+        "piped@shop.test",
+        "-r",
+        "admin",
+        "--password-stdin",
+        "--json",
+        "-c",
+        str(config),
+        stdin="piped-secret-1\n",
+    )
+    assert code == 0
+    answer = json.loads(out)
+    assert answer == {"id": 7, "email": "piped@shop.test", "role": "admin", "password": None}
+    assert check_password("piped-secret-1", str(users.rows[7]["password_hash"]))
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message", "hint"),
+    [
+        (["new@shop.test", "-r", "auditor"], "", "unknown role 'auditor'", "admin, user"),
+        (["CAROL.mixed@shop.test", "-r", "user"], "", "already exists (row 5)", "passwd"),
+        (
+            ["weak@shop.test", "-r", "user", "--password-stdin"],
+            "short\n",
+            "too short",
+            "--generate",
+        ),
+        (["not-an-email", "-r", "user"], "", "is not an email address", "e.g."),
+        (
+            ["empty@shop.test", "-r", "user", "--password-stdin"],
+            "\n",
+            "no password on stdin",
+            "pipe",
+        ),
+    ],
+)
+def test_add_refuses_with_one_line_and_a_hint(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    stdin: str,
+    message: str,
+    hint: str,
+) -> None:
+    before = dict(users.rows)
+    code, _, err = gristops(
+        monkeypatch, capsys, "users", "add", *args, "-c", str(config), stdin=stdin
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert message in lines[0] and lines[0].startswith("error:")
+    assert hint in lines[1] and lines[1].startswith("hint:")
+    assert "Traceback" not in err
+    assert users.rows == before
+
+
+def test_passwd_from_stdin_changes_the_hash_and_ends_the_users_logins(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sessions = session_of(config, 3)
+    code, out, _ = gristops(
+        monkeypatch,
+        capsys,
+        "users",
+        "passwd",
+        "Alice@Shop.Test",
+        "--password-stdin",
+        "-c",
+        str(config),
+        stdin="alice-new-pass\n",
+    )
+    assert code == 0, out
+    assert "1 login(s) ended" in out
+    assert check_password("alice-new-pass", str(users.rows[3]["password_hash"]))
+    assert sessions.rotate("tok-3", "next", now=1, expires_at=4e9).status == "revoked"
+
+
+def test_passwd_prompts_twice(users: MemoryUsers, config: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["users", "passwd", "dave@shop.test", "-c", str(config)],
+        input="typed-pass-1\ntyped-pass-1\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "typed-pass-1" not in result.output
+    assert check_password("typed-pass-1", str(users.rows[6]["password_hash"]))
+
+
+def test_passwd_generate_shows_the_new_password_once(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "passwd", "dave@shop.test", "--generate", "-c", str(config)
+    )
+    assert code == 0
+    password = out.split("password (shown only now): ")[1].strip()
+    assert check_password(password, str(users.rows[6]["password_hash"]))
+
+
+def test_passwd_of_an_unknown_user_is_not_found(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = gristops(
+        monkeypatch,
+        capsys,
+        "users",
+        "passwd",
+        "ghost@shop.test",
+        "--password-stdin",
+        "-c",
+        str(config),
+        stdin="ghost-pass-12\n",
+    )
+    assert code == 3
+    assert "no user with the email ghost@shop.test" in err and "users list" in err
+
+
+def test_disable_marks_the_user_inactive_and_ends_their_logins(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sessions = session_of(config, 1)
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "disable", "admin@shop.test", "-c", str(config)
+    )
+    assert code == 0
+    assert users.rows[1]["active"] is False
+    assert "1 login(s) ended" in out and "expire within 900 s" in out
+    assert sessions.rotate("tok-1", "next", now=1, expires_at=4e9).status == "revoked"
+
+
+def test_list_shows_users_without_their_hashes(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = gristops(monkeypatch, capsys, "users", "list", "-c", str(config))
+    assert code == 0
+    assert "Carol.Mixed@Shop.Test" in out and "$2" not in out
+    code, out, _ = gristops(monkeypatch, capsys, "users", "list", "--json", "-c", str(config))
+    listed = json.loads(out)
+    assert listed[3] == {"id": 4, "email": "bob@shop.test", "role": "user", "active": False}
+    assert all(set(u) == {"id", "email", "role", "active"} for u in listed)
+
+
+@pytest.mark.parametrize("command", ["add", "passwd", "disable", "list"])
+def test_every_users_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(app, ["users", command, "--help"])
+    assert result.exit_code == 0
+    assert "--config" in result.output
