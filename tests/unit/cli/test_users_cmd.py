@@ -130,7 +130,7 @@ def test_add_reads_a_password_from_stdin_and_answers_json(
             ["weak@shop.test", "-r", "user", "--password-stdin"],
             "short\n",
             "too short",
-            "--generate",
+            "generate",
         ),
         (["not-an-email", "-r", "user"], "", "is not an email address", "e.g."),
         (
