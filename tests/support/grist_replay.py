@@ -57,7 +57,7 @@ RequestKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str],
 
 @dataclass(frozen=True)
 class Seen:
-    """One request the server received, and the status it answered."""
+    """One request the server answered, and the status it answered with."""
 
     method: str
     path: str
@@ -114,6 +114,7 @@ class ReplayServer:
         self.sql_doc = sql_doc
         self.max_parallel_per_doc = max_parallel_per_doc
         self.latency = latency
+        self.received = 0
         self.seen: list[Seen] = []
         self.unmatched: list[str] = []
         self.peak_in_flight: Counter[str] = Counter()
@@ -121,7 +122,7 @@ class ReplayServer:
         self._keys = [_recorded_key(exchange["request"], doc_id) for exchange in exchanges]
         self._cursor = 0
         self._in_flight: Counter[str] = Counter()
-        self._failures: list[tuple[int, dict[str, str]]] = []
+        self._failures: list[tuple[str, int, dict[str, str]]] = []
         self._auth = _auth_answers()
         self._app = Starlette(routes=[Route("/{path:path}", self._handle, methods=METHODS)])
         self._port = 0
@@ -136,10 +137,12 @@ class ReplayServer:
     def statuses(self) -> Counter[int]:
         return Counter(seen.status for seen in self.seen)
 
-    def fail_next(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
-        """Answer the next `count` requests with `status` (plain text, like a proxy)."""
+    def fail_next(
+        self, count: int, status: int = 503, retry_after: int | None = None, method: str = ""
+    ) -> None:
+        """Answer the next `count` requests (of `method`, if given) with `status`, in plain text."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        self._failures.extend([(status, headers)] * count)
+        self._failures.extend([(method, status, headers)] * count)
 
     # -- lifecycle -------------------------------------------------------
 
@@ -184,11 +187,13 @@ class ReplayServer:
     # -- answering -------------------------------------------------------
 
     async def _handle(self, request: Request) -> Response:
+        self.received += 1
         path = request.url.path
         raw = await request.body()
-        if self._failures:
-            status, headers = self._failures.pop(0)
-            response: Response = PlainTextResponse("Simulated failure", status, headers)
+        failure = next((f for f in self._failures if f[0] in ("", request.method)), None)
+        if failure is not None:
+            self._failures.remove(failure)
+            response: Response = PlainTextResponse("Simulated failure", failure[1], failure[2])
         else:
             response = await self._limited(request, path, raw)
         self.seen.append(Seen(request.method, path, response.status_code))

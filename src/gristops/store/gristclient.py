@@ -190,9 +190,8 @@ class GristClient:
             retry = attempt + 1 < attempts and (status is None or status in RETRYABLE_STATUSES)
             if not retry:
                 break
-            delay = backoff(attempt)
-            if isinstance(outcome, httpx.Response) and status == 429:
-                delay = _retry_after(outcome) or delay
+            asked = _retry_after(outcome) if isinstance(outcome, httpx.Response) else None
+            delay = backoff(attempt) if asked is None else asked
             reason = outcome if isinstance(outcome, Unavailable) else f"HTTP {status}"
             log.warning(
                 "Grist %s %s failed (%s); retry %d of %d in %.2fs",
