@@ -23,7 +23,14 @@ from fastapi import Request
 
 from gristops.config import Config
 from gristops.config.model import UsersTableSchema
-from gristops.errors import AuthError, Forbidden, NotFound, TooManyRequests
+from gristops.errors import (
+    AuthError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unavailable,
+)
 from gristops.gateway.passwords import check_password, is_bcrypt_hash, make_hash
 from gristops.gateway.throttle import LoginThrottle
 from gristops.gateway.tokens import ExpiredToken, TokenService
@@ -219,13 +226,21 @@ class AuthService:
         return self._config.auth.users_table_schema
 
     async def _find_user(self, email: str) -> Record | None:
-        rows = await self._store.find_records(
-            self._config.grist.document_id,
-            self._config.auth.users_table,
-            self._fields.email_field,
-            email,
-            casefold=True,
-        )
+        try:
+            rows = await self._store.find_records(
+                self._config.grist.document_id,
+                self._config.auth.users_table,
+                self._fields.email_field,
+                email,
+                casefold=True,
+            )
+        except (NotFound, BadRequest) as exc:
+            # A missing document, table or column is the operator's to fix, not the client's.
+            log.error("auth.users_table_unusable", error=exc.message)
+            raise Unavailable(
+                "login is unavailable: the users table cannot be read",
+                hint="check grist.document_id, auth.users_table and auth.users_table_schema",
+            ) from exc
         if len(rows) > 1:
             # Two rows for one email: logging in as either would be a guess.
             log.warning("auth.ambiguous_email", rows=[r["id"] for r in rows])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from gristops.errors import AuthError, Forbidden, TooManyRequests
+from gristops.errors import AuthError, Forbidden, TooManyRequests, Unavailable
 from gristops.gateway import auth as auth_module
 from gristops.gateway.auth import BAD_CREDENTIALS, ClientInfo, email_digest
 from gristops.gateway.passwords import hash_cost
@@ -106,6 +106,14 @@ async def test_a_user_with_a_role_not_in_the_config_cannot_log_in(kit: AuthKit) 
     add_user(kit, "auditor@shop.test", "auditor-pass-1", role="auditor")
     assert await refusal(kit, "auditor@shop.test", "auditor-pass-1") == BAD_CREDENTIALS
     assert kit.outcomes("login") == ["unknown_role"]
+
+
+async def test_a_misconfigured_users_table_is_a_503_not_a_client_error(tmp_path: Path) -> None:
+    kit = make_kit(tmp_path, users_table="Members")
+    with pytest.raises(Unavailable) as err:
+        await kit.auth.login("alice@shop.test", "alice-pass-1", HERE)
+    assert "users table" in err.value.message
+    assert "auth.users_table" in err.value.hint
 
 
 async def test_two_rows_with_one_email_log_nobody_in(kit: AuthKit) -> None:
