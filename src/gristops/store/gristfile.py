@@ -1,0 +1,240 @@
+"""GristFileStore: the Store protocol served from `.grist` files (Grist's own SQLite format).
+
+`docs_dir/<docId>.grist` is the document `docId`. The SQLite work runs on a
+small thread pool owned by the store, off the event loop; each thread keeps
+its own connection per document (see docfile.py for locking, journal modes
+and change detection). Reads run in one read transaction, writes in one
+`BEGIN IMMEDIATE` transaction per request: a request that fails writes nothing.
+
+Answers follow the recorded behaviour of Grist 1.7.17 (tests/fixtures/grist).
+Deliberate differences (also listed in docs/gateway.md):
+- There is no formula engine: formula columns are served as Grist last
+  stored them; rows written here keep the column type's empty value there.
+- Values that do not fit a column's type are refused with 400 where Grist
+  would store them as text (see convert.py).
+- An unknown sort column is a 400 naming `sort` (Grist: 500 `unknown key`);
+  unknown sort flags are a 400 too (Grist ignores or 500s them).
+- A negative `limit` is refused (Grist drops that many rows from the end);
+  `offset` skips rows after sorting (a gristops extension).
+- Only user tables are served: Grist's `_grist_*` metadata tables answer 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from gristops.errors import GristopsError, NotFound, Unavailable
+from gristops.observe.metrics import GatewayMetrics
+from gristops.store import reads, writes
+from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
+from gristops.store.docfile import DocFile, OrderCache, Token, reading, writing
+from gristops.store.metadata import Schema
+
+T = TypeVar("T")
+
+DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+DEFAULT_THREADS = 8
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a read sees: a connection inside a read transaction, and the schema then."""
+
+    conn: sqlite3.Connection
+    schema: Schema
+    token: Token
+    orders: OrderCache
+
+
+class GristFileStore:
+    """Documents as `.grist` files in one directory. Safe for concurrent use."""
+
+    def __init__(
+        self,
+        docs_dir: Path,
+        metrics: GatewayMetrics | None = None,
+        *,
+        threads: int = DEFAULT_THREADS,
+    ) -> None:
+        self.docs_dir = Path(docs_dir)
+        self._metrics = metrics
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gristfile")
+        self._docs: dict[str, DocFile] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _doc(self, doc_id: str) -> DocFile:
+        """The document file of `doc_id`; only plain ids inside docs_dir are accepted."""
+        if not DOC_ID.match(doc_id):
+            raise NotFound("document not found", "document ids are letters, digits, - and _")
+        path = self.docs_dir / f"{doc_id}.grist"
+        try:
+            inside = path.resolve(strict=True).parent == self.docs_dir.resolve()
+        except (FileNotFoundError, RuntimeError):
+            inside = False
+        if not inside or not path.is_file():
+            raise NotFound("document not found", f"no file {doc_id}.grist in the documents folder")
+        with self._lock:
+            doc = self._docs.get(doc_id)
+            if doc is None:
+                doc = self._docs[doc_id] = DocFile(path)
+            return doc
+
+    @contextmanager
+    def _measure(self, operation: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:
+            if self._metrics is not None:
+                self._metrics.store_errors.labels(
+                    store="file", operation=operation, error=type(exc).__name__
+                ).inc()
+            raise
+        finally:
+            if self._metrics is not None:
+                self._metrics.store_duration.labels(store="file", operation=operation).observe(
+                    time.perf_counter() - start
+                )
+
+    async def _run(self, operation: str, doc_id: str, work: Callable[[DocFile], T]) -> T:
+        def job() -> T:
+            try:
+                return work(self._doc(doc_id))
+            except sqlite3.OperationalError as exc:
+                raise _unavailable(doc_id, exc) from exc
+            except sqlite3.DatabaseError as exc:
+                raise Unavailable(
+                    f"document {doc_id} cannot be read: {exc}",
+                    "the file is not a valid .grist document; restore it from a backup",
+                ) from exc
+
+        with self._measure(operation):
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    @staticmethod
+    def _reading(work: Callable[[Snapshot], T]) -> Callable[[DocFile], T]:
+        def run(doc: DocFile) -> T:
+            conn = doc.connection()
+            # Taken before the transaction: cached results are never older than their token.
+            token = doc.token()
+            with reading(conn):
+                return work(Snapshot(conn, doc.schema(conn, token), token, doc.orders))
+
+        return run
+
+    @staticmethod
+    def _writing(work: Callable[[sqlite3.Connection, Schema], T]) -> Callable[[DocFile], T]:
+        def run(doc: DocFile) -> T:
+            conn = doc.connection()
+            with doc.write_lock:
+                token = doc.token()
+                try:
+                    with writing(conn):
+                        return work(conn, doc.schema(conn, token))
+                finally:
+                    doc.changed()
+
+        return run
+
+    # -- reading ----------------------------------------------------------------
+
+    async def list_tables(self, doc_id: str) -> list[Record]:
+        def work(snap: Snapshot) -> list[Record]:
+            return [table.to_json() for table in snap.schema.tables.values()]
+
+        return await self._run("list_tables", doc_id, self._reading(work))
+
+    async def list_columns(self, doc_id: str, table_id: str, hidden: bool = False) -> list[Record]:
+        def work(snap: Snapshot) -> list[Record]:
+            return [column.to_json() for column in snap.schema.table(table_id).shown(hidden)]
+
+        return await self._run("list_columns", doc_id, self._reading(work))
+
+    async def fetch_records(self, doc_id: str, table_id: str, query: RecordQuery) -> list[Record]:
+        def work(snap: Snapshot) -> list[Record]:
+            table = snap.schema.table(table_id)
+            return reads.fetch(snap.conn, table, query, snap.orders, snap.token)
+
+        return await self._run("fetch_records", doc_id, self._reading(work))
+
+    async def fetch_record(
+        self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
+    ) -> Record:
+        def work(snap: Snapshot) -> Record:
+            return reads.fetch_one(snap.conn, snap.schema.table(table_id), row_id, hidden)
+
+        return await self._run("fetch_record", doc_id, self._reading(work))
+
+    async def find_records(
+        self, doc_id: str, table_id: str, column: str, value: str, casefold: bool = True
+    ) -> list[Record]:
+        def work(snap: Snapshot) -> list[Record]:
+            table = snap.schema.table(table_id)
+            return reads.find(snap.conn, table, column, value, casefold)
+
+        return await self._run("find_records", doc_id, self._reading(work))
+
+    async def ping(self, doc_id: str) -> None:
+        def work(snap: Snapshot) -> None:
+            snap.conn.execute("SELECT count(*) FROM _grist_Tables").fetchone()
+
+        await self._run("ping", doc_id, self._reading(work))
+
+    # -- writing ----------------------------------------------------------------
+
+    async def add_records(
+        self, doc_id: str, table_id: str, records: list[dict[str, JSON]]
+    ) -> list[int]:
+        def work(conn: sqlite3.Connection, schema: Schema) -> list[int]:
+            return writes.add(conn, schema, schema.table(table_id), records)
+
+        return await self._run("add_records", doc_id, self._writing(work))
+
+    async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
+        def work(conn: sqlite3.Connection, schema: Schema) -> None:
+            writes.update(conn, schema, schema.table(table_id), records)
+
+        await self._run("update_records", doc_id, self._writing(work))
+
+    async def upsert_records(
+        self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
+    ) -> UpsertResult:
+        def work(conn: sqlite3.Connection, schema: Schema) -> UpsertResult:
+            return writes.upsert(conn, schema, schema.table(table_id), records, options)
+
+        return await self._run("upsert_records", doc_id, self._writing(work))
+
+    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
+        def work(conn: sqlite3.Connection, schema: Schema) -> None:
+            writes.delete(conn, schema, schema.table(table_id), row_ids)
+
+        await self._run("delete_records", doc_id, self._writing(work))
+
+    async def aclose(self) -> None:
+        """Wait for running work, then close every connection."""
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        with self._lock:
+            docs, self._docs = list(self._docs.values()), {}
+        for doc in docs:
+            doc.close()
+
+
+def _unavailable(doc_id: str, exc: sqlite3.OperationalError) -> GristopsError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return Unavailable(
+            f"document {doc_id} is busy", "another process holds a long write lock; retry shortly"
+        )
+    return Unavailable(f"document {doc_id} cannot be read: {text}", "check the file and its folder")

@@ -1,0 +1,159 @@
+"""Grist's `filter` as SQL, and its `sort` as Python keys.
+
+Filter: a row matches when, for every filtered column, its cell equals one of
+the values (Python equality in Grist's engine: exact, case-sensitive text,
+`15` equals `15.0`, `true` equals `1`, `"50"` does not equal `50`). That is
+SQLite's comparison once the column's type affinity is stripped with unary
+`+`, so the whole filter runs in SQL with the values passed as one JSON
+parameter (`json_each`), however many there are. `null` matches NULL cells.
+List cells (ChoiceList, RefList, Attachments) never equal a filter value in
+Grist, so for them only `null` can match.
+
+Sort: ordered in Python with Grist's comparison (see collation.py), by
+repeated stable sorts from the last key to the first, after the tie-breakers
+(manualSort, then row id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gristops.errors import BadRequest
+from gristops.store.base import JSON, SortKey
+from gristops.store.cells import decoder, unmarshal
+from gristops.store.collation import Key, is_empty, js_key
+from gristops.store.metadata import LIST_TYPES, Column, Table, quote
+
+ID = "id"
+_INT64 = 2**63
+_FLAGS = frozenset({"emptyLast", "naturalSort", "orderByChoice"})
+
+
+def _unknown_filter_column(table: Table, col_id: str) -> BadRequest:
+    return BadRequest(
+        f"Error manipulating data: [Sandbox] KeyError '{col_id}'",
+        f'filter names a column that table "{table.table_id}" does not have',
+    )
+
+
+def _scalar(value: JSON) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _sql_number(value: JSON) -> JSON:
+    # Integers beyond SQLite's 64 bits compare as the float they equal.
+    if type(value) is int and not -_INT64 <= value < _INT64:
+        return float(value)
+    return value
+
+
+def filter_sql(table: Table, filters: dict[str, list[JSON]] | None) -> tuple[str, list[Any]]:
+    """A WHERE condition and its parameters; raises BadRequest for unknown columns."""
+    if not filters:
+        return "1", []
+    clauses: list[str] = []
+    params: list[Any] = []
+    for col_id, values in filters.items():
+        column = table.column(col_id)
+        if column is None and col_id != ID:
+            raise _unknown_filter_column(table, col_id)
+        name = quote(col_id)
+        is_list = column is not None and column.base_type in LIST_TYPES
+        scalars = [] if is_list else [_sql_number(v) for v in values if _scalar(v)]
+        parts: list[str] = []
+        if scalars:
+            parts.append(f"+{name} IN (SELECT value FROM json_each(?))")  # noqa: S608 - ids from the schema
+            params.append(json.dumps(scalars))
+        if any(v is None for v in values):
+            parts.append(f"{name} IS NULL")
+        clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
+    return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    """One validated sort key: the SQL column to read and how to compare it."""
+
+    col_id: str
+    descending: bool
+    key: Callable[[Any], Key]
+
+
+def _value_getter(column: Column | None) -> Callable[[Any], JSON]:
+    """Raw SQLite value -> the value Grist's sort sees (the REST 'normal' encoding)."""
+    decode = decoder(column, typed=False) if column is not None else (lambda raw: raw)
+
+    def value(raw: Any) -> JSON:
+        return unmarshal(raw) if type(raw) is bytes else decode(raw)
+
+    return value
+
+
+def _compare_key(column: Column | None, flags: Sequence[str]) -> Callable[[Any], Key]:
+    value = _value_getter(column)
+    natural = "naturalSort" in flags
+    choices: dict[str, str] = {}
+    if "orderByChoice" in flags and column is not None and column.base_type == "Choice":
+        # Grist compares choices by their position, as zero-padded text.
+        choices = {choice: f"{i:05d}" for i, choice in enumerate(column.choices)}
+
+    def key(raw: Any) -> Key:
+        cell = value(raw)
+        if choices and type(cell) is str:
+            cell = choices.get(cell, cell)
+        return js_key(cell, natural)
+
+    if "emptyLast" not in flags:
+        return key
+
+    def empty_last(raw: Any) -> Key:
+        # Applied before the direction: a descending sort puts empty values first.
+        cell = value(raw)
+        return (is_empty(cell), key(raw))
+
+    return empty_last
+
+
+def sort_columns(table: Table, keys: Sequence[SortKey]) -> list[SortColumn]:
+    """Check `sort` against the table; raises BadRequest naming `sort`."""
+    resolved: list[SortColumn] = []
+    by_ref = {str(c.col_ref): c for c in table.columns}
+    for sort_key in keys:
+        name = sort_key.column
+        column = table.column(name) or by_ref.get(name)
+        if column is None and name != ID:
+            raise BadRequest(
+                f'Invalid sort: unknown column "{name}"',
+                f'sort names columns of table "{table.table_id}", e.g. sort=-price,name',
+            )
+        unknown = [f for f in sort_key.flags if f not in _FLAGS]
+        if unknown:
+            raise BadRequest(
+                f'Invalid sort: unknown flag "{unknown[0]}" for column "{name}"',
+                "flags are emptyLast, naturalSort and orderByChoice, e.g. name:naturalSort",
+            )
+        resolved.append(
+            SortColumn(
+                col_id=column.col_id if column is not None else ID,
+                descending=sort_key.descending,
+                key=_compare_key(column, sort_key.flags),
+            )
+        )
+    return resolved
+
+
+def order(rows: list[Sequence[Any]], columns: Sequence[SortColumn]) -> list[int]:
+    """Row ids in sorted order. `rows` are (id, manualSort, value per sort column)."""
+    manual = _compare_key(None, ())
+    rows.sort(key=lambda row: (manual(row[1]), row[0]))
+    for index in reversed(range(len(columns))):
+        column = columns[index]
+        rows.sort(key=_item_key(column.key, index + 2), reverse=column.descending)
+    return [row[0] for row in rows]
+
+
+def _item_key(key: Callable[[Any], Key], index: int) -> Callable[[Sequence[Any]], Key]:
+    return lambda row: key(row[index])
