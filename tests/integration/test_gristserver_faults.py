@@ -244,11 +244,12 @@ async def test_the_api_key_never_appears_in_errors_or_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    secret = "private-gateway-credential"
+    gateway_key = "private-gateway-marker"
+    owners_key = "the-owners-marker"
     errors: list[GristopsError] = []
-    with replay_server("read_tables_columns", ordered=False, api_key="the-owners-key") as server:
+    with replay_server("read_tables_columns", ordered=False, api_key=owners_key) as server:
         settings = settings_for(server, retries=1, timeout=0.2, breaker_failures=100)
-        store = GristServerStore(settings, secret)
+        store = GristServerStore(settings, gateway_key)
         try:
             faults = [
                 lambda: None,  # a key Grist does not know: 401
@@ -266,7 +267,7 @@ async def test_the_api_key_never_appears_in_errors_or_logs(
     assert "api_key" in errors[0].hint  # the operator is told what to fix
     shown = [text for e in errors for text in (str(e), e.hint, repr(e))]
     logged = [record.getMessage() for record in caplog.records]
-    assert secret not in "\n".join(shown + logged + [caplog.text])
+    assert gateway_key not in "\n".join(shown + logged + [caplog.text])
 
 
 async def test_operations_are_measured_by_kind_and_error(server: ReplayServer) -> None:
