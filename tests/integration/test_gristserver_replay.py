@@ -25,7 +25,7 @@ from gristops.errors import (
     PayloadTooLarge,
     Unavailable,
 )
-from gristops.store.base import RecordQuery, SortKey, UpsertOptions
+from gristops.store.base import RecordQuery, SortKey, Store, UpsertOptions
 from gristops.store.gristserver import GristServerStore
 from tests.conftest import load_scenario
 from tests.support.grist_replay import REPLAY_KEY, ReplayServer, replay_server
@@ -300,10 +300,14 @@ async def test_login_lookup_through_sql_folds_case_and_answers_like_rest() -> No
         finally:
             await store.aclose()
         assert server.unmatched == []
-    assert as_json(carol) == as_json([users[4]])  # Bool 0/1 back to false/true, hidden columns included
+    assert as_json(carol) == as_json(
+        [users[4]]
+    )  # Bool 0/1 back to false/true, hidden columns included
     assert exact == []
     assert injected == []
-    assert as_json(apple) == as_json([products[0]])  # ChoiceList, Attachments, Ref, Date, formula cells
+    assert as_json(apple) == as_json(
+        [products[0]]
+    )  # ChoiceList, Attachments, Ref, Date, formula cells
 
 
 async def test_login_lookup_without_sql_endpoint_falls_back_to_an_exact_filter() -> None:
@@ -323,3 +327,16 @@ async def test_login_lookup_without_sql_endpoint_falls_back_to_an_exact_filter()
             ("GET", 200),
         ]
     assert found == alice
+
+
+async def test_ping_reaches_the_document_or_says_it_is_missing() -> None:
+    exchanges = [*load_scenario("read_tables_columns"), *load_scenario("read_errors")]
+    with replay_server(exchanges=exchanges, ordered=False) as server:
+        store = GristServerStore(settings_for(server), REPLAY_KEY)
+        try:
+            assert isinstance(store, Store)
+            await store.ping(server.doc_id)
+            with pytest.raises(NotFound, match="document not found"):
+                await store.ping("NoSuchDoc00000000000000")
+        finally:
+            await store.aclose()

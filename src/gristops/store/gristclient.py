@@ -129,7 +129,6 @@ class GristClient:
         api_key: str,
         *,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if settings.base_url is None:
             raise ConfigError(
@@ -138,7 +137,6 @@ class GristClient:
         self._settings = settings
         self._base_url = settings.base_url
         self._api_key = api_key
-        self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self.limiter = DocLimiter(settings.max_parallel_per_doc)
         self.breaker = CircuitBreaker(
@@ -158,7 +156,6 @@ class GristClient:
                 limits=httpx.Limits(max_connections=4 * size, max_keepalive_connections=size),
                 # The key goes only to the configured server, never to a proxy from the env.
                 trust_env=False,
-                transport=self._transport,
             )
         return self._client
 

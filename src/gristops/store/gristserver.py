@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from gristops.config.model import GristSection
 from gristops.errors import NotFound
 from gristops.observe.metrics import GatewayMetrics
@@ -76,9 +74,8 @@ class GristServerStore:
         metrics: GatewayMetrics | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.client = GristClient(settings, api_key, clock=clock, transport=transport)
+        self.client = GristClient(settings, api_key, clock=clock)
         self._metrics = metrics
 
     @contextmanager
