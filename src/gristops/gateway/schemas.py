@@ -58,9 +58,9 @@ class RecordIdsOut(BaseModel):
 
 
 class UpsertOut(BaseModel):
-    recordIds: list[int]
+    recordIds: list[list[int]]
     addRecordIds: list[int]
-    updateRecordIds: list[int]
+    updateRecordIds: list[list[int]]
 
 
 class NewRecord(BaseModel):

@@ -63,11 +63,14 @@ class UpsertOptions:
 
 @dataclass(frozen=True)
 class UpsertResult:
-    record_ids: list[int] = field(default_factory=list)
-    add_record_ids: list[int] = field(default_factory=list)
-    update_record_ids: list[int] = field(default_factory=list)
+    """Grist's answer to PUT /records: `recordIds` and `updateRecordIds` hold one
+    list per request record (several ids with onmany=all, none with noadd/noupdate)."""
 
-    def to_json(self) -> dict[str, list[int]]:
+    record_ids: list[list[int]] = field(default_factory=list)
+    add_record_ids: list[int] = field(default_factory=list)
+    update_record_ids: list[list[int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "recordIds": self.record_ids,
             "addRecordIds": self.add_record_ids,
