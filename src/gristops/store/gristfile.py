@@ -43,7 +43,11 @@ from gristops.store.metadata import Schema
 T = TypeVar("T")
 
 DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-DEFAULT_THREADS = 8
+# Few threads: the work is mostly Python (GIL-bound), and more threads only add
+# contention. Writes have their own pool, so a write waiting for a lock held by
+# another process never holds up reads.
+READ_THREADS = 2
+WRITE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -64,11 +68,13 @@ class GristFileStore:
         docs_dir: Path,
         metrics: GatewayMetrics | None = None,
         *,
-        threads: int = DEFAULT_THREADS,
+        read_threads: int = READ_THREADS,
+        write_threads: int = WRITE_THREADS,
     ) -> None:
         self.docs_dir = Path(docs_dir)
         self._metrics = metrics
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gristfile")
+        self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="gristfile-read")
+        self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="gristfile-write")
         self._docs: dict[str, DocFile] = {}
         self._lock = threading.Lock()
 
@@ -108,7 +114,9 @@ class GristFileStore:
                     time.perf_counter() - start
                 )
 
-    async def _run(self, operation: str, doc_id: str, work: Callable[[DocFile], T]) -> T:
+    async def _run(
+        self, operation: str, doc_id: str, work: Callable[[DocFile], T], *, write: bool = False
+    ) -> T:
         def job() -> T:
             try:
                 return work(self._doc(doc_id))
@@ -121,7 +129,8 @@ class GristFileStore:
                 ) from exc
 
         with self._measure(operation):
-            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+            executor = self._writers if write else self._readers
+            return await asyncio.get_running_loop().run_in_executor(executor, job)
 
     @staticmethod
     def _reading(work: Callable[[Snapshot], T]) -> Callable[[DocFile], T]:
@@ -200,13 +209,13 @@ class GristFileStore:
         def work(conn: sqlite3.Connection, schema: Schema) -> list[int]:
             return writes.add(conn, schema, schema.table(table_id), records)
 
-        return await self._run("add_records", doc_id, self._writing(work))
+        return await self._run("add_records", doc_id, self._writing(work), write=True)
 
     async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
             writes.update(conn, schema, schema.table(table_id), records)
 
-        await self._run("update_records", doc_id, self._writing(work))
+        await self._run("update_records", doc_id, self._writing(work), write=True)
 
     async def upsert_records(
         self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
@@ -214,17 +223,19 @@ class GristFileStore:
         def work(conn: sqlite3.Connection, schema: Schema) -> UpsertResult:
             return writes.upsert(conn, schema, schema.table(table_id), records, options)
 
-        return await self._run("upsert_records", doc_id, self._writing(work))
+        return await self._run("upsert_records", doc_id, self._writing(work), write=True)
 
     async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
             writes.delete(conn, schema, schema.table(table_id), row_ids)
 
-        await self._run("delete_records", doc_id, self._writing(work))
+        await self._run("delete_records", doc_id, self._writing(work), write=True)
 
     async def aclose(self) -> None:
         """Wait for running work, then close every connection."""
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        loop = asyncio.get_running_loop()
+        for executor in (self._readers, self._writers):
+            await loop.run_in_executor(None, executor.shutdown, True)
         with self._lock:
             docs, self._docs = list(self._docs.values()), {}
         for doc in docs:
