@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from gristops.cli.common import JsonOption, emit_json, out
 from gristops.config import parse_config
 from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import BadRequest, GristopsError
-from gristops.gateway.passwords import make_hash
+from gristops.gateway.passwords import generate_password, make_hash
 from gristops.sample import sample_config, sample_tables
 from gristops.store.newdoc import create_document
 
@@ -56,7 +55,7 @@ def init(
 
     _private_dir(config.data_dir)
     _private_dir(config.docs_dir)
-    password = secrets.token_urlsafe(15)
+    password = generate_password()
     password_hash = make_hash(password, config.auth.bcrypt_rounds)
     tables = sample_tables(admin_email, password_hash)
     create_document(doc_path, tables, overwrite=force)

@@ -15,11 +15,7 @@ from typing import Any
 
 from gristops.errors import NotFound
 from gristops.store.docspec import ColumnSpec
-
-
-def quote(identifier: str) -> str:
-    """An SQL identifier, quoted (callers check it against the metadata first)."""
-    return '"' + identifier.replace('"', '""') + '"'
+from gristops.store.metadata import quote
 
 
 @dataclass(frozen=True)

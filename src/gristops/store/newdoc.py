@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gristops.errors import BadRequest, GristopsError, NotFound
 from gristops.store.coltypes import ANY, MANUAL_SORT, ColumnType, encode_cell, parse_type
-from gristops.store.docmeta import DocMetadata, quote
+from gristops.store.docmeta import DocMetadata
 from gristops.store.docspec import HELPER_PREFIX, ColumnSpec, TableSpec, check_tables
+from gristops.store.metadata import quote
 
 SCHEMA_VERSION = 46
 _USER_VERSION = 9  # grist-core's storage migrations applied to a current document
