@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -337,6 +338,10 @@ def test_access_log_has_request_ids_and_no_secrets(gateway: Gateway) -> None:
     with gateway.client() as c:
         c.post("/auth/login", json={"email": "alice@shop.test", "password": "alice-pass-1"})
         c.get("/health", headers={"X-Request-ID": "trace-abcdef123"})
+    # The line is written once the response is sent: wait for it.
+    deadline = time.monotonic() + 10
+    while "trace-abcdef123" not in gateway.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = gateway.log()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line.get("event") == "request"]
