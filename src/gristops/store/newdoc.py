@@ -59,7 +59,9 @@ def create_document(
     tmp = Path(tmp_name)
     try:
         with closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
-            conn.executescript(files("gristops.store").joinpath("grist_schema.sql").read_text())
+            conn.executescript(
+                files("gristops.store").joinpath("grist_schema.sql").read_text("utf-8")
+            )
             conn.execute(f"PRAGMA user_version = {_USER_VERSION}")
             with _transaction(conn):
                 _write_tables(conn, tables, types, timezone)
