@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from gristops.errors import BadRequest
 from gristops.store.base import JSON, Record, UpsertOptions, UpsertResult
@@ -178,12 +178,7 @@ def upsert(
             new_id = add(conn, schema, table, [values])[0]
             record_ids.append([new_id])
             added.append(new_id)
-    # Grist answers one list of ids per request record (UpsertResult's fields hold lists).
-    return UpsertResult(
-        record_ids=cast(list[int], record_ids),
-        add_record_ids=added,
-        update_record_ids=cast(list[int], updated),
-    )
+    return UpsertResult(record_ids=record_ids, add_record_ids=added, update_record_ids=updated)
 
 
 def _pick(matches: list[int], options: UpsertOptions) -> list[int]:
