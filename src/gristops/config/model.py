@@ -69,7 +69,7 @@ class AuthSection(_Section):
     """Login against the users table, tokens and throttling."""
 
     users_table: str = Field("Users", description="Table id of the users table.")
-    users_table_schema: UsersTableSchema = Field(default_factory=UsersTableSchema)  # type: ignore[arg-type]
+    users_table_schema: UsersTableSchema = Field(default_factory=UsersTableSchema)
     access_token_ttl: int = Field(900, ge=30, le=86400, description="Access token lifetime (s).")
     refresh_token_ttl: int = Field(
         30 * 86400, ge=300, le=365 * 86400, description="Refresh token lifetime (s)."
@@ -115,13 +115,13 @@ class Config(_Section):
 
     data_dir: Path = Field(Path("data"), description="Documents, state DB, keys, logs, backups.")
     grist: GristSection
-    auth: AuthSection = Field(default_factory=AuthSection)  # type: ignore[arg-type]
+    auth: AuthSection = Field(default_factory=AuthSection)
     roles: dict[str, TablePermissions] = Field(
         default_factory=_default_roles,
         description="Per role, per table id (or *): the allowed actions.",
     )
-    server: ServerSection = Field(default_factory=ServerSection)  # type: ignore[arg-type]
-    log: LogSection = Field(default_factory=LogSection)  # type: ignore[arg-type]
+    server: ServerSection = Field(default_factory=ServerSection)
+    log: LogSection = Field(default_factory=LogSection)
     source_path: Path | None = Field(None, exclude=True, description="Set by the loader.")
 
     @property
