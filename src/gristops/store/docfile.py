@@ -79,12 +79,9 @@ class DocFile:
         self._generation = 0
         self._schema: tuple[Token, Schema] | None = None
 
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection, reopened when the file was replaced."""
-        try:
-            inode = os.stat(self.path).st_ino
-        except FileNotFoundError:
-            raise _missing() from None
+    def connection(self, token: Token) -> sqlite3.Connection:
+        """This thread's connection to the file the token saw, reopened when it was replaced."""
+        inode = token[1]
         held: tuple[sqlite3.Connection, int] | None = getattr(self._local, "held", None)
         if held is not None and held[1] == inode:
             return held[0]

@@ -135,9 +135,9 @@ class GristFileStore:
     @staticmethod
     def _reading(work: Callable[[Snapshot], T]) -> Callable[[DocFile], T]:
         def run(doc: DocFile) -> T:
-            conn = doc.connection()
             # Taken before the transaction: cached results are never older than their token.
             token = doc.token()
+            conn = doc.connection(token)
             with reading(conn):
                 return work(Snapshot(conn, doc.schema(conn, token), token, doc.orders))
 
@@ -146,9 +146,9 @@ class GristFileStore:
     @staticmethod
     def _writing(work: Callable[[sqlite3.Connection, Schema], T]) -> Callable[[DocFile], T]:
         def run(doc: DocFile) -> T:
-            conn = doc.connection()
             with doc.write_lock:
                 token = doc.token()
+                conn = doc.connection(token)
                 try:
                     with writing(conn):
                         return work(conn, doc.schema(conn, token))
