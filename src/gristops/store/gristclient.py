@@ -97,6 +97,10 @@ def error_for_response(response: httpx.Response, doc_id: str) -> GristopsError:
         )
     if status < 500:
         return BadRequest(message, hint="Grist refused the request as sent; fix what it names.")
+    if _answered_deliberately(response) and message.startswith("unknown key "):
+        # Grist answers 500 for an unknown sort column: a client mistake, so 400 here.
+        column = message.removeprefix("unknown key ")
+        return BadRequest(f"sort: unknown column {column!r}", hint="sort by one of the table's column ids")
     if _answered_deliberately(response):
         return GristopsError(message, hint=f"Grist failed on this request (HTTP {status}).")
     return Unavailable(

@@ -55,10 +55,16 @@ def test_throttling_carries_grists_retry_after() -> None:
 
 
 def test_a_500_that_grist_explains_keeps_its_status_and_message() -> None:
-    error = error_for_response(answer(500, "unknown key nope"), "doc1")
+    error = error_for_response(answer(500, "Cannot read properties of undefined"), "doc1")
     assert type(error) is GristopsError
     assert error.http_status == 500
-    assert error.message == "unknown key nope"
+    assert error.message == "Cannot read properties of undefined"
+
+
+def test_grists_500_for_an_unknown_sort_column_is_a_400() -> None:
+    error = error_for_response(answer(500, "unknown key nope"), "doc1")
+    assert type(error) is BadRequest
+    assert error.message == "sort: unknown column 'nope'"
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
