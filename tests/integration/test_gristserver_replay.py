@@ -200,7 +200,8 @@ async def _check(
         assert answer["error"] in error.message
         assert "api_key" in error.hint
     elif response["status"] == 500:
-        assert error.message == f"sort: unknown column {answer['error'].removeprefix('unknown key ')!r}"
+        column = answer["error"].removeprefix("unknown key ")
+        assert error.message == f'Invalid sort: unknown column "{column}"'
     else:
         assert error.message == answer["error"], exchange["name"]
 

@@ -100,7 +100,10 @@ def error_for_response(response: httpx.Response, doc_id: str) -> GristopsError:
     if _answered_deliberately(response) and message.startswith("unknown key "):
         # Grist answers 500 for an unknown sort column: a client mistake, so 400 here.
         column = message.removeprefix("unknown key ")
-        return BadRequest(f"sort: unknown column {column!r}", hint="sort by one of the table's column ids")
+        return BadRequest(
+            f'Invalid sort: unknown column "{column}"',
+            hint="sort names columns of the table, e.g. sort=-price,name",
+        )
     if _answered_deliberately(response):
         return GristopsError(message, hint=f"Grist failed on this request (HTTP {status}).")
     return Unavailable(

@@ -64,7 +64,7 @@ def test_a_500_that_grist_explains_keeps_its_status_and_message() -> None:
 def test_grists_500_for_an_unknown_sort_column_is_a_400() -> None:
     error = error_for_response(answer(500, "unknown key nope"), "doc1")
     assert type(error) is BadRequest
-    assert error.message == "sort: unknown column 'nope'"
+    assert error.message == 'Invalid sort: unknown column "nope"'
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
