@@ -1,7 +1,10 @@
 """Replaying recorded real-Grist exchanges against the running gateway on the embedded store.
 
 Each scenario runs on a fresh copy of Shop.grist, logged in as the admin. The
-status and JSON body must equal Grist's for every exchange, except:
+read scenarios also run with the gateway on GristServerStore, in front of a
+replay of the same recordings (tests/support/grist_replay.py: a recording of
+real Grist, not Grist). The status and JSON body must equal Grist's for every
+exchange, except:
 
 - in the write scenario, formula cells (and Grist's `errors`): Grist's engine
   recomputes them after writes, and none runs here (the read scenarios
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +33,12 @@ import pytest
 
 from tests.conftest import SHOP_GRIST, load_scenario
 from tests.gateway_harness import Gateway, copy_shop, running_gateway
+from tests.support.grist_replay import REPLAY_KEY, replay_server
 
 pytestmark = pytest.mark.integration
 
 SCENARIOS = ("read_tables_columns", "read_records", "read_errors", "write_records")
+READ_SCENARIOS = SCENARIOS[:3]
 ADMIN = ("admin@shop.test", "Admin!2024")
 PASSWORD_COLUMN = "password_hash"
 
@@ -55,6 +61,22 @@ APPLY_GRIST_EFFECT: dict[tuple[str, int], str] = {
         "INSERT INTO Products (id, manualSort, name, category, price, stock, tags, released,"
         " supplier) VALUES (21, 21, 'typo', '', 'cheap', 'lots', '[\"fresh\"]', 1704067200, 4)"
     ),
+}
+
+
+# Exchanges the gateway turns into a Grist request that was never recorded (the
+# replay cannot answer them): header or body options sent as query parameters,
+# the single-record extension, a default parameter left out, limit=2.7 as 2.
+NOT_REPLAYABLE: set[tuple[str, int]] = {
+    ("read_records", 67),
+    ("read_records", 68),
+    ("read_records", 69),
+    ("read_records", 70),
+    ("read_records", 71),
+    ("read_records", 73),
+    ("read_records", 75),
+    ("read_errors", 13),
+    ("read_errors", 15),
 }
 
 
@@ -144,28 +166,46 @@ def _expand(node: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Gateway]]:
-    """One gateway per scenario, each on its own fresh copy of Shop.grist."""
-    from contextlib import ExitStack
-
+def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], Gateway]]:
+    """Per scenario, a gateway on its own fresh copy of Shop.grist; for the read
+    scenarios also one on GristServerStore in front of the replayed recordings."""
     with ExitStack() as stack:
         found = {}
         for name in SCENARIOS:
             root = tmp_path_factory.mktemp(name)
             copy_shop(root)
-            found[name] = stack.enter_context(running_gateway(root))
+            found[("file", name)] = stack.enter_context(running_gateway(root))
+        exchanges = [e for name in READ_SCENARIOS for e in load_scenario(name)]
+        replay = stack.enter_context(
+            replay_server(exchanges=exchanges, doc_id="Shop", ordered=False)
+        )
+        grist = f"grist: {{base_url: '{replay.url}', api_key: '${{GRIST_API_KEY}}', document_id: Shop}}\n"
+        gateway = stack.enter_context(
+            running_gateway(
+                tmp_path_factory.mktemp("grist"), grist=grist, env={"GRIST_API_KEY": REPLAY_KEY}
+            )
+        )
+        for name in READ_SCENARIOS:
+            found[("grist", name)] = gateway
         yield found
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario_matches_grist(scenario: str, gateways: dict[str, Gateway]) -> None:
-    gateway = gateways[scenario]
+CASES = [("file", name) for name in SCENARIOS] + [("grist", name) for name in READ_SCENARIOS]
+
+
+@pytest.mark.parametrize(("store", "scenario"), CASES)
+def test_scenario_matches_grist(
+    store: str, scenario: str, gateways: dict[tuple[str, str], Gateway]
+) -> None:
+    gateway = gateways[(store, scenario)]
     token = gateway.login(*ADMIN)
     skip_formulas = scenario.startswith("write")
     mismatches: list[str] = []
     with gateway.client() as client:
         for exchange in load_scenario(scenario):
             key = (scenario, exchange["step"])
+            if store == "grist" and key in NOT_REPLAYABLE:
+                continue
             response = _request(client, exchange, token)
             label = f"step {exchange['step']} ({exchange['name']})"
             expected_status = DIFFERENT.get(key, exchange["response"]["status"])
@@ -197,9 +237,11 @@ def test_scenario_matches_grist(scenario: str, gateways: dict[str, Gateway]) -> 
     )
 
 
-def test_a_written_document_is_still_read_by_sqlite(gateways: dict[str, Gateway]) -> None:
+def test_a_written_document_is_still_read_by_sqlite(
+    gateways: dict[tuple[str, str], Gateway],
+) -> None:
     """After the write scenario the file is intact SQLite and keeps Grist's metadata."""
-    path = Path(gateways["write_records"].dir) / "data" / "docs" / "Shop.grist"
+    path = Path(gateways[("file", "write_records")].dir) / "data" / "docs" / "Shop.grist"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT schemaVersion FROM _grist_DocInfo").fetchone()[0] == 46
