@@ -102,6 +102,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         )
         yield
         await store.aclose()
+        state.close()
         log.info("gateway stopped")
 
     app = FastAPI(
