@@ -13,11 +13,10 @@ from gristops.cli.common import JsonOption, emit_json, out
 from gristops.config import parse_config
 from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import BadRequest, GristopsError
-from gristops.gateway.passwords import generate_password, make_hash
+from gristops.gateway.passwords import check_email, generate_password, make_hash
 from gristops.sample import sample_config, sample_tables
 from gristops.store.newdoc import create_document
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FORCE_HINT = "pass --force to replace it (its data is lost), or choose another --dir"
 
 
@@ -40,10 +39,7 @@ def init(
             f"--doc-id {doc_id!r} is not a valid document id",
             "use letters, digits, _ and -, starting with a letter or digit",
         )
-    if not _EMAIL.match(admin_email):
-        raise BadRequest(
-            f"--admin-email {admin_email!r} is not an email address", "e.g. you@example.com"
-        )
+    admin_email = check_email(admin_email, "--admin-email")
     config_path = directory / "gristops.yaml"
     text = sample_config(doc_id)
     config = parse_config(text, str(config_path), directory.resolve())

@@ -8,7 +8,6 @@ generated one, once.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ import typer
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
 from gristops.errors import BadRequest, NotFound
-from gristops.gateway.passwords import check_strength, generate_password, make_hash
+from gristops.gateway.passwords import check_email, check_strength, generate_password, make_hash
 from gristops.state.db import StateDB
 from gristops.state.sessions import RefreshSessions
 from gristops.store.base import Record, RecordQuery, Store
@@ -29,7 +28,6 @@ from gristops.store.factory import open_store
 app = typer.Typer(help="Manage users (bcrypt hashes in the users table).", no_args_is_help=True)
 
 T = TypeVar("T")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 EmailArg = Annotated[str, typer.Argument(help="The user's login email (case is ignored).")]
 StdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
@@ -45,13 +43,6 @@ def _run(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
             await store.aclose()
 
     return anyio.run(main)
-
-
-def _check_email(email: str) -> str:
-    email = email.strip()
-    if not _EMAIL.match(email) or len(email) > 320:
-        raise BadRequest(f"{email!r} is not an email address", hint="e.g. alice@example.com")
-    return email
 
 
 def _check_role(config: Config, role: str) -> None:
@@ -122,7 +113,7 @@ def add(
 ) -> None:
     """Add an active user; without --password-stdin a password is generated and shown once."""
     cfg = load(config)
-    email = _check_email(email)
+    email = check_email(email)
     _check_role(cfg, role)
     generated = None if password_stdin else generate_password()
     password = generated or _read_stdin_password()

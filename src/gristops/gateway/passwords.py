@@ -18,6 +18,15 @@ from gristops.errors import BadRequest
 MIN_LENGTH = 10
 MAX_BYTES = 72  # bcrypt reads no further
 _HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(email: str, what: str = "email") -> str:
+    """The login email, trimmed; BadRequest naming `what` when it is not an address."""
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise BadRequest(f"{what} {email!r} is not an email address", "e.g. alice@example.com")
+    return email
 
 
 def is_bcrypt_hash(value: object) -> bool:
