@@ -23,8 +23,8 @@ from typing import Any
 
 from gristops.errors import BadRequest
 from gristops.store.base import JSON, SortKey
-from gristops.store.cells import decoder, unmarshal
-from gristops.store.collation import Key, is_empty, js_key
+from gristops.store.cells import decoder, plain, unmarshal
+from gristops.store.collation import Key, is_empty, js_key, natural_key, text_key
 from gristops.store.metadata import LIST_TYPES, Column, Table, quote
 
 ID = "id"
@@ -84,7 +84,7 @@ class SortColumn:
 
 def _value_getter(column: Column | None) -> Callable[[Any], JSON]:
     """Raw SQLite value -> the value Grist's sort sees (the REST 'normal' encoding)."""
-    decode = decoder(column, typed=False) if column is not None else (lambda raw: raw)
+    decode = decoder(column, typed=False) if column is not None else plain
 
     def value(raw: Any) -> JSON:
         return unmarshal(raw) if type(raw) is bytes else decode(raw)
@@ -95,12 +95,23 @@ def _value_getter(column: Column | None) -> Callable[[Any], JSON]:
 def _compare_key(column: Column | None, flags: Sequence[str]) -> Callable[[Any], Key]:
     value = _value_getter(column)
     natural = "naturalSort" in flags
+    text = natural_key if natural else text_key
+    # Numbers and text of most columns are compared as stored: no decoding needed.
+    stored_as_shown = column is None or decoder(column, typed=False) is plain
     choices: dict[str, str] = {}
     if "orderByChoice" in flags and column is not None and column.base_type == "Choice":
         # Grist compares choices by their position, as zero-padded text.
         choices = {choice: f"{i:05d}" for i, choice in enumerate(column.choices)}
 
     def key(raw: Any) -> Key:
+        kind = type(raw)
+        if stored_as_shown:
+            if kind is int or kind is float:
+                return (1, raw)
+            if kind is str:
+                return (3, text(choices.get(raw, raw) if choices else raw))
+            if raw is None:
+                return (2, 0)
         cell = value(raw)
         if choices and type(cell) is str:
             cell = choices.get(cell, cell)
@@ -111,8 +122,7 @@ def _compare_key(column: Column | None, flags: Sequence[str]) -> Callable[[Any],
 
     def empty_last(raw: Any) -> Key:
         # Applied before the direction: a descending sort puts empty values first.
-        cell = value(raw)
-        return (is_empty(cell), key(raw))
+        return (is_empty(value(raw)), key(raw))
 
     return empty_last
 
@@ -145,15 +155,29 @@ def sort_columns(table: Table, keys: Sequence[SortKey]) -> list[SortColumn]:
     return resolved
 
 
+def _ranks(keys: list[Key], descending: bool = False) -> list[int]:
+    """Each key's position among the distinct keys (negated when descending).
+
+    Ranking once turns long collation tuples into ints, so the row sort compares
+    ints, and all sort columns fit in one sort (Python's and JS's sorts are stable).
+    """
+    position = {key: n for n, key in enumerate(sorted(set(keys)))}
+    sign = -1 if descending else 1
+    return [sign * position[key] for key in keys]
+
+
 def order(rows: list[Sequence[Any]], columns: Sequence[SortColumn]) -> list[int]:
-    """Row ids in sorted order. `rows` are (id, manualSort, value per sort column)."""
+    """Row ids in sorted order. `rows` are (id, manualSort, value per sort column).
+
+    Ties fall back to manualSort, then row id, both ascending whatever the direction.
+    """
     manual = _compare_key(None, ())
-    rows.sort(key=lambda row: (manual(row[1]), row[0]))
-    for index in reversed(range(len(columns))):
-        column = columns[index]
-        rows.sort(key=_item_key(column.key, index + 2), reverse=column.descending)
-    return [row[0] for row in rows]
-
-
-def _item_key(key: Callable[[Any], Key], index: int) -> Callable[[Sequence[Any]], Key]:
-    return lambda row: key(row[index])
+    ranked = [
+        _ranks([column.key(row[index + 2]) for row in rows], column.descending)
+        for index, column in enumerate(columns)
+    ]
+    ranked.append(_ranks([manual(row[1]) for row in rows]))
+    ranked.append([row[0] for row in rows])
+    composite = list(zip(*ranked, strict=True))
+    composite.sort()
+    return [entry[-1] for entry in composite]
