@@ -222,5 +222,7 @@ def test_upsert_options() -> None:
     assert params.upsert_options("true", "1", "all", "yes") == UpsertOptions(
         True, True, "all", True
     )
-    with pytest.raises(BadRequest, match=r"^onmany parameter some should be one of first,none,all$"):
+    with pytest.raises(
+        BadRequest, match=r"^onmany parameter some should be one of first,none,all$"
+    ):
         params.upsert_options(None, None, "some", None)
