@@ -15,7 +15,6 @@ this process (httpx, asyncio). Figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import bcrypt
 import httpx
@@ -77,66 +77,45 @@ def make_document(root: Path) -> None:
         )
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+REPORT_LUA = """
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %d %f %f %f\\n", summary.requests, summary.duration, errors,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+LOGIN_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email": "bench0@shop.test", "password": "bench-password-1"}'
+"""
 
 
-async def read_load(url: str, token: str, clients: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
-        headers = {"Authorization": f"Bearer {token}"}
+def wrk(
+    url: str, clients: int, seconds: float, script: Path, headers: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start wrk (one thread, so the gateway keeps the other core) with a reporting script."""
+    args = ["wrk", "-t1", f"-c{clients}", f"-d{round(seconds)}s", "--timeout", "30s", "-s", str(script)]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    return subprocess.Popen([*args, url], stdout=subprocess.PIPE, text=True)
 
-        async def one_client() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                start = time.perf_counter()
-                response = await http.get(PATH, params=QUERY, headers=headers)
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200 or len(response.json()["records"]) != 100:
-                    errors += 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        elapsed = time.perf_counter() - began
+def result(process: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = process.communicate()
+    if "RESULT " not in out:
+        raise RuntimeError(f"wrk failed:\n{out}")
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    requests, duration_us, errors, p50, p95, p99 = (float(x) for x in line.split()[1:])
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": percentile(latencies, 0.50),
-        "p95_ms": percentile(latencies, 0.95),
-        "p99_ms": percentile(latencies, 0.99),
+        "rps": requests / (duration_us / 1e6),
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
         "errors": errors,
-        "requests": len(latencies),
+        "requests": requests,
     }
-
-
-async def login_load(url: str, stop: asyncio.Event) -> int:
-    count = 0
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-
-        async def one(i: int) -> None:
-            nonlocal count
-            while not stop.is_set():
-                r = await http.post(
-                    "/auth/login",
-                    json={"email": f"bench{i}@shop.test", "password": "bench-password-1"},
-                )
-                if r.status_code == 200:
-                    count += 1
-
-        await asyncio.gather(*(one(i) for i in range(LOGIN_USERS)))
-    return count
-
-
-async def reads_with_logins(url: str, token: str, clients: int, seconds: float) -> dict[str, float]:
-    stop = asyncio.Event()
-    logins = asyncio.create_task(login_load(url, stop))
-    result = await read_load(url, token, clients, seconds)
-    stop.set()
-    result["logins"] = await logins
-    return result
 
 
 def rss_mb(pid: int) -> float:
@@ -188,35 +167,42 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", default="20,100")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/gateway.py needs wrk: apt-get install wrk")
     levels = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_document(root)
+        report = root / "report.lua"
+        report.write_text(REPORT_LUA)
+        login = root / "login.lua"
+        login.write_text(LOGIN_LUA + REPORT_LUA)
         with running_gateway(root, extra="log: {level: warning}\n") as gateway:
             token = gateway.login(*ADMIN)
-            body = httpx.get(
-                gateway.url + PATH, params=QUERY, headers={"Authorization": f"Bearer {token}"}
-            ).content
+            auth = {"Authorization": f"Bearer {token}"}
+            url = gateway.url + PATH + "?" + urlencode(QUERY)
+            body = httpx.get(url, headers=auth).content
+            assert len(json.loads(body)["records"]) == 100
             body_path = root / "body.json"
             body_path.write_bytes(body)
             bare, bare_url = start_bare(body_path)
             try:
                 print(
-                    f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run"
+                    f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run, load by wrk"
                 )
                 for clients in levels:
-                    base = asyncio.run(read_load(bare_url, token, clients, args.seconds))
-                    gw = asyncio.run(read_load(gateway.url, token, clients, args.seconds))
+                    base = result(
+                        wrk(bare_url + PATH + "?" + urlencode(QUERY), clients, args.seconds, report)
+                    )
+                    gw = result(wrk(url, clients, args.seconds, report, auth))
                     print(row(f"bare FastAPI, {clients} clients", base))
                     print(row(f"(a) gateway, {clients} clients", gw))
                     print(f"    throughput ratio gateway/bare: {gw['rps'] / base['rps']:.2f}")
-                    mixed = asyncio.run(
-                        reads_with_logins(gateway.url, token, clients, args.seconds)
-                    )
-                    print(
-                        row(f"(b) gateway + 5 logging in, {clients}", mixed)
-                        + f"  logins {int(mixed['logins'])}"
-                    )
+                    logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, args.seconds, login)
+                    mixed = result(wrk(url, clients, args.seconds, report, auth))
+                    logged = result(logins)
+                    print(row(f"(b) gateway + 5 logging in, {clients}", mixed))
+                    print(row("    the logins themselves", logged))
                 print(
                     f"(c) gateway RSS: {rss_mb(gateway.process.pid):.0f} MB (bare endpoint: {rss_mb(bare.pid):.0f} MB)"
                 )
