@@ -18,6 +18,7 @@ import re
 import secrets
 import stat
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ AUDIENCE = "gristops-gateway"
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud"]
 MAX_TOKEN_CHARS = 4096
+VERIFIED_CACHE_SIZE = 4096  # distinct live tokens remembered as verified
 # A kid is its creation time in milliseconds plus a random suffix: sorting kids sorts keys by age.
 _KID = re.compile(r"^k(\d{13})-([0-9a-f]{8})$")
 _HINT = "log in again (POST /auth/login) or refresh (POST /auth/refresh)"
@@ -76,6 +78,8 @@ class TokenService:
         self._clock = clock
         self._keys: dict[str, Ed25519PrivateKey] = {}
         self._dir_mtime = -1
+        # Signature checks are the costliest step of a request; a token is checked once.
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
         try:
             keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             if stat.S_IMODE(keys_dir.stat().st_mode) & 0o077:
@@ -118,6 +122,19 @@ class TokenService:
 
         Messages never include the token itself.
         """
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.expires_at <= self._clock():
+                del self._verified[token]
+                raise ExpiredToken("access token expired", _HINT)
+            return cached
+        claims = self._verify_signed(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signed(self, token: str) -> AccessClaims:
         if len(token) > MAX_TOKEN_CHARS:
             raise AuthError("invalid access token: too long", _HINT)
         try:

@@ -176,8 +176,21 @@ def test_rotation_keeps_old_tokens_valid_until_pruned(tmp_path: Path) -> None:
     now[0] += TTL + 61
     assert service.prune() == [old_kid]
     assert not (service.keys_dir / f"{old_kid}.pem").exists()
-    assert "unknown key" in refused(service, old_token).message
+    assert "expired" in refused(service, old_token).message
+    fresh = TokenService(service.keys_dir, TTL, clock=lambda: now[0])
+    assert "unknown key" in refused(fresh, old_token).message
     assert service.verify(new_token).user_id == 1
+
+
+def test_a_verified_token_is_remembered_until_it_expires(tmp_path: Path) -> None:
+    now = [time.time()]
+    service = TokenService(tmp_path / "keys", TTL, clock=lambda: now[0])
+    token = service.issue(3, "alice@shop.test", "user").token
+    first = service.verify(token)
+    assert service.verify(token) is first  # the signature is not checked twice
+    now[0] += TTL + 1
+    assert "expired" in refused(service, token).message
+    assert "expired" in refused(service, token).message  # and stays refused
 
 
 def test_another_process_picks_up_a_rotated_key(tmp_path: Path) -> None:
