@@ -165,6 +165,8 @@ class TokenService:
             raise AuthError("invalid access token: malformed claims", _HINT)
         if not isinstance(role, str):
             raise AuthError("invalid access token: malformed claims", _HINT)
+        if int(claims["exp"]) <= self._clock():  # the service's clock, as for cached tokens
+            raise ExpiredToken("access token expired", _HINT)
         return AccessClaims(int(sub), email, role, str(claims["jti"]), int(claims["exp"]))
 
     def rotate(self) -> str:
