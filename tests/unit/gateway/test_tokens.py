@@ -179,7 +179,8 @@ def test_rotation_keeps_old_tokens_valid_until_pruned(tmp_path: Path) -> None:
     assert "expired" in refused(service, old_token).message
     fresh = TokenService(service.keys_dir, TTL, clock=lambda: now[0])
     assert "unknown key" in refused(fresh, old_token).message
-    assert service.verify(new_token).user_id == 1
+    assert jwt.get_unverified_header(new_token)["kid"] == service.active_kid  # not pruned
+    assert service.verify(service.issue(1, "admin@shop.test", "admin").token).user_id == 1
 
 
 def test_a_verified_token_is_remembered_until_it_expires(tmp_path: Path) -> None:
