@@ -34,7 +34,8 @@ AUDIENCE = "gristops-gateway"
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "iss", "aud"]
 MAX_TOKEN_CHARS = 4096
-VERIFIED_CACHE_SIZE = 4096  # distinct live tokens remembered as verified
+VERIFIED_CACHE_SIZE = 4096
+CLOCK_SKEW = 60  # seconds another gateway's clock may run ahead  # distinct live tokens remembered as verified
 # A kid is its creation time in milliseconds plus a random suffix: sorting kids sorts keys by age.
 _KID = re.compile(r"^k(\d{13})-([0-9a-f]{8})$")
 _HINT = "log in again (POST /auth/login) or refresh (POST /auth/refresh)"
@@ -154,7 +155,8 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"require": REQUIRED_CLAIMS},
+                # Times are checked below against the service's clock, the one that issued them.
+                options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
             )
         except jwt.ExpiredSignatureError:
             raise ExpiredToken("access token expired", _HINT) from None
@@ -165,8 +167,13 @@ class TokenService:
             raise AuthError("invalid access token: malformed claims", _HINT)
         if not isinstance(role, str):
             raise AuthError("invalid access token: malformed claims", _HINT)
-        if int(claims["exp"]) <= self._clock():  # the service's clock, as for cached tokens
+        now = self._clock()
+        if not isinstance(claims["exp"], int) or not isinstance(claims["iat"], int):
+            raise AuthError("invalid access token: malformed claims", _HINT)
+        if claims["exp"] <= now:
             raise ExpiredToken("access token expired", _HINT)
+        if claims["iat"] > now + CLOCK_SKEW:
+            raise AuthError("invalid access token: issued in the future", _HINT)
         return AccessClaims(int(sub), email, role, str(claims["jti"]), int(claims["exp"]))
 
     def rotate(self) -> str:

@@ -202,3 +202,15 @@ def test_another_process_picks_up_a_rotated_key(tmp_path: Path) -> None:
     token = first.issue(2, "manager@shop.test", "manager").token
     assert second.verify(token).user_id == 2
     assert second.active_kid == kid
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"iat": int(time.time()) + 3600}, {"exp": "soon"}, {"iat": 1.5}],
+    ids=["issued-in-the-future", "exp-not-a-number", "iat-not-an-int"],
+)
+def test_impossible_times_are_refused(service: TokenService, bad: dict[str, object]) -> None:
+    token = jwt.encode(
+        claims(**bad), own_key(service), algorithm="EdDSA", headers={"kid": service.active_kid}
+    )
+    refused(service, token)
