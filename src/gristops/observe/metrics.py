@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -57,3 +60,22 @@ def create_metrics() -> GatewayMetrics:
             registry=registry,
         ),
     )
+
+
+@contextmanager
+def measure_store(metrics: GatewayMetrics | None, store: str, operation: str) -> Iterator[None]:
+    """Time one store operation and count its failure by error class (no-op without metrics)."""
+    start = time.perf_counter()
+    try:
+        yield
+    except Exception as exc:
+        if metrics is not None:
+            metrics.store_errors.labels(
+                store=store, operation=operation, error=type(exc).__name__
+            ).inc()
+        raise
+    finally:
+        if metrics is not None:
+            metrics.store_duration.labels(store=store, operation=operation).observe(
+                time.perf_counter() - start
+            )

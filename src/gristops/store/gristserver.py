@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from gristops.config.model import GristSection
 from gristops.errors import NotFound
-from gristops.observe.metrics import GatewayMetrics
+from gristops.observe.metrics import GatewayMetrics, measure_store
 from gristops.store.base import JSON, Record, RecordQuery, SortKey, UpsertOptions, UpsertResult
 from gristops.store.gristclient import GristClient, doc_path
 from gristops.store.gristlookup import lookup_sql, records_from_sql
@@ -78,22 +78,8 @@ class GristServerStore:
         self.client = GristClient(settings, api_key, clock=clock)
         self._metrics = metrics
 
-    @contextmanager
-    def _measure(self, operation: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        except Exception as exc:
-            if self._metrics is not None:
-                self._metrics.store_errors.labels(
-                    store="grist", operation=operation, error=type(exc).__name__
-                ).inc()
-            raise
-        finally:
-            if self._metrics is not None:
-                self._metrics.store_duration.labels(store="grist", operation=operation).observe(
-                    time.perf_counter() - start
-                )
+    def _measure(self, operation: str) -> AbstractContextManager[None]:
+        return measure_store(self._metrics, "grist", operation)
 
     async def _get(self, doc_id: str, path: str, params: dict[str, str] | None = None) -> JSON:
         response = await self.client.send("GET", doc_id, path, params=params, idempotent=True)
