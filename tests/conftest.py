@@ -19,6 +19,17 @@ def load_scenario(name: str) -> list[dict[str, Any]]:
     return data[1:]
 
 
+def expand_body(value: Any) -> Any:
+    """A `body_template` body with each {"$repeat": s, "count": n} made the string."""
+    if isinstance(value, dict):
+        if set(value) == {"$repeat", "count"}:
+            return value["$repeat"] * value["count"]
+        return {key: expand_body(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand_body(item) for item in value]
+    return value
+
+
 @pytest.fixture
 def shop_docs(tmp_path: Path) -> Path:
     """A docs directory holding a fresh, writable copy of Shop.grist as doc id `Shop`."""

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import SHOP_GRIST, load_scenario
+from tests.conftest import SHOP_GRIST, expand_body, load_scenario
 from tests.gateway_harness import Gateway, copy_shop, running_gateway
 from tests.support.grist_replay import REPLAY_KEY, replay_server
 
@@ -146,23 +146,13 @@ def _request(client: httpx.Client, exchange: dict[str, Any], token: str) -> http
     elif req.get("body") is not None:
         body = req["body"]
         if req.get("body_template"):
-            body = _expand(body)
+            body = expand_body(body)
         content = json.dumps(body).encode()
     else:
         content = None
     return client.request(
         req["method"], path, params=req.get("query") or None, headers=headers, content=content
     )
-
-
-def _expand(node: Any) -> Any:
-    if isinstance(node, dict):
-        if "$repeat" in node:
-            return node["$repeat"] * node["count"]
-        return {k: _expand(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_expand(v) for v in node]
-    return node
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from gristops.errors import (
 )
 from gristops.store.base import RecordQuery, SortKey, Store, UpsertOptions
 from gristops.store.gristserver import GristServerStore
-from tests.conftest import load_scenario
+from tests.conftest import expand_body, load_scenario
 from tests.support.grist_replay import REPLAY_KEY, ReplayServer, replay_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -85,16 +85,6 @@ def settings_for(server: ReplayServer, **overrides: Any) -> GristSection:
     return GristSection(base_url=server.url, document_id=server.doc_id, **overrides)
 
 
-def _expand(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"$repeat", "count"}:
-            return value["$repeat"] * value["count"]
-        return {key: _expand(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_expand(item) for item in value]
-    return value
-
-
 def _record_query(query: dict[str, str]) -> RecordQuery | None:
     if set(query) - {"filter", "sort", "limit", "hidden", "cellFormat"}:
         return None
@@ -134,7 +124,7 @@ def store_call(request: dict[str, Any], doc_id: str) -> tuple[Call, Expected] | 
     _, _, _, doc, *rest = request["path"].split("/")
     doc = doc.replace("{docId}", doc_id)
     method, query = request["method"], request["query"]
-    body = _expand(request["body"]) if request.get("body_template") else request["body"]
+    body = expand_body(request["body"]) if request.get("body_template") else request["body"]
     if (method, rest, query) == ("GET", ["tables"], {}):
         return (lambda s: s.list_tables(doc)), lambda answer: answer["tables"]
     if len(rest) < 3 or rest[0] != "tables":

@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.conftest import SHOP_GRIST, load_scenario
+from tests.conftest import SHOP_GRIST, expand_body, load_scenario
 
 REPLAY_KEY = "replay-owner-key"
 UNMATCHED_STATUS = 599
@@ -72,17 +72,6 @@ def _auth_answers() -> dict[str, dict[str, Any]]:
         if kind and kind not in answers:
             answers[kind] = exchange["response"]
     return answers
-
-
-def _expand(value: Any) -> Any:
-    """A `body_template` body with each {"$repeat": s, "count": n} made the string."""
-    if isinstance(value, dict):
-        if set(value) == {"$repeat", "count"}:
-            return value["$repeat"] * value["count"]
-        return {key: _expand(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_expand(item) for item in value]
-    return value
 
 
 def _canonical(body: Any) -> str:
@@ -299,7 +288,7 @@ def _recorded_key(request: dict[str, Any], doc_id: str) -> RequestKey:
     if "body_raw" in request:
         body = _canonical(request["body_raw"])
     elif request.get("body_template"):
-        body = _canonical(_expand(request["body"]))
+        body = _canonical(expand_body(request["body"]))
     else:
         body = _canonical(request["body"])
     path = request["path"].replace("{docId}", doc_id)
