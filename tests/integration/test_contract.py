@@ -27,7 +27,12 @@ from tests.gateway_harness import Gateway, copy_shop, running_gateway
 pytestmark = pytest.mark.integration
 
 TABLES = ("Products", "Orders", "Users", "Events", "Nope")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +65,14 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_gateway_honours_its_openapi_contract(case: schemathesis.Case, gateway: Gateway, token: str) -> None:
+def test_gateway_honours_its_openapi_contract(
+    case: schemathesis.Case, gateway: Gateway, token: str
+) -> None:
     params = case.path_parameters or {}
     if "docId" in params:
         params["docId"] = "Shop"
     if "tableId" in params:
         params["tableId"] = TABLES[zlib.crc32(str(params["tableId"]).encode()) % len(TABLES)]
-    case.call_and_validate(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+    case.call_and_validate(
+        base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS
+    )
