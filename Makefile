@@ -14,7 +14,7 @@ lint:
 	ruff check src tests bench
 	mypy
 	bandit -q -c pyproject.toml -r src --severity-level high
-	git ls-files -z | xargs -0 detect-secrets-hook --baseline .secrets.baseline
+	bash .ci/secrets-check
 
 test: install-dev lint
 	$(PYTHON) -m pytest --cov=gristops --cov-report=term --cov-fail-under=80
