@@ -227,7 +227,24 @@ def test_offset_and_single_record_extensions(gateway: Gateway, admin: dict[str, 
         )
 
 
+WRONG_TYPES = [
+    ("Products", {"stock": 2.5}),  # Int
+    ("Products", {"price": "cheap"}),  # Numeric
+    ("Users", {"active": "maybe"}),  # Bool
+    ("Products", {"name": ["L", "x"]}),  # Text
+    ("Products", {"category": ["L", "Fruit"]}),  # Choice
+    ("Products", {"tags": 5}),  # ChoiceList
+    ("Products", {"released": "2024-13-45"}),  # Date
+    ("Products", {"updated": "yesterday"}),  # DateTime
+    ("Products", {"supplier": "No Such Supplier"}),  # Ref
+    ("Products", {"related": "abc"}),  # RefList
+    ("Products", {"photo": "x"}),  # Attachments
+]
 BAD_REQUESTS = [
+    *(
+        ("POST", table, {"json": {"records": [{"fields": fields}]}}, 400)
+        for table, fields in WRONG_TYPES
+    ),
     (
         "POST",
         "Products",
