@@ -1,10 +1,17 @@
 """GristFileStore: the Store protocol served from `.grist` files (Grist's own SQLite format).
 
-`docs_dir/<docId>.grist` is the document `docId`. The SQLite work runs on a
-small thread pool owned by the store, off the event loop; each thread keeps
-its own connection per document (see docfile.py for locking, journal modes
-and change detection). Reads run in one read transaction, writes in one
-`BEGIN IMMEDIATE` transaction per request: a request that fails writes nothing.
+`docs_dir/<docId>.grist` is the document `docId`. Writes run on a small
+thread pool owned by the store, off the event loop; each thread keeps its own
+connection per document (see docfile.py for locking, journal modes and change
+detection). Reads run in one read transaction, writes in one `BEGIN IMMEDIATE`
+transaction per request: a request that fails writes nothing.
+
+Reads first try a fast path on the event loop itself: a typical read costs
+less than handing it to a thread (the hop and the GIL hand-off dominate). The
+fast path only runs what cannot wait and is cheap: its connection never waits
+for a lock, and it uses the cached schema and sort orders only; anything else
+(a lock held by a writer, a cache emptied by a write, a large answer) raises
+NeedsWorker and the read runs again on the read pool, which waits and builds.
 
 Answers follow the recorded behaviour of Grist 1.7.17 (tests/fixtures/grist).
 Deliberate differences (also listed in docs/gateway.md):
@@ -22,8 +29,10 @@ Deliberate differences (also listed in docs/gateway.md):
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +46,7 @@ from gristops.errors import GristopsError, NotFound, Unavailable
 from gristops.observe.metrics import GatewayMetrics
 from gristops.store import reads, writes
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
-from gristops.store.docfile import DocFile, OrderCache, Token, reading, writing
+from gristops.store.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
 from gristops.store.metadata import Schema
 
 T = TypeVar("T")
@@ -52,12 +61,16 @@ WRITE_THREADS = 2
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a read sees: a connection inside a read transaction, and the schema then."""
+    """What a read sees: a connection inside a read transaction, and the schema then.
+
+    `inline` is set on the event loop's fast path: the read must refuse slow work.
+    """
 
     conn: sqlite3.Connection
     schema: Schema
     token: Token
     orders: OrderCache
+    inline: bool
 
 
 class GristFileStore:
@@ -72,6 +85,8 @@ class GristFileStore:
         write_threads: int = WRITE_THREADS,
     ) -> None:
         self.docs_dir = Path(docs_dir)
+        # Resolved once: documents are looked up as plain names directly inside it.
+        self._root = self.docs_dir.resolve()
         self._metrics = metrics
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="gristfile-read")
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="gristfile-write")
@@ -84,18 +99,20 @@ class GristFileStore:
         """The document file of `doc_id`; only plain ids inside docs_dir are accepted."""
         if not DOC_ID.match(doc_id):
             raise NotFound("document not found", "document ids are letters, digits, - and _")
-        path = self.docs_dir / f"{doc_id}.grist"
+        # The id has no separator or dot, so the path is inside the folder; lstat
+        # refuses symlinks, which could point out of it.
+        path = self._root / f"{doc_id}.grist"
         try:
-            inside = path.resolve(strict=True).parent == self.docs_dir.resolve()
-        except (FileNotFoundError, RuntimeError):
-            inside = False
-        if not inside or not path.is_file():
+            regular = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            regular = False
+        if not regular:
             raise NotFound("document not found", f"no file {doc_id}.grist in the documents folder")
-        with self._lock:
-            doc = self._docs.get(doc_id)
-            if doc is None:
-                doc = self._docs[doc_id] = DocFile(path)
-            return doc
+        doc = self._docs.get(doc_id)
+        if doc is None:
+            with self._lock:
+                doc = self._docs.setdefault(doc_id, DocFile(path))
+        return doc
 
     @contextmanager
     def _measure(self, operation: str) -> Iterator[None]:
@@ -114,48 +131,36 @@ class GristFileStore:
                     time.perf_counter() - start
                 )
 
-    async def _run(
-        self, operation: str, doc_id: str, work: Callable[[DocFile], T], *, write: bool = False
-    ) -> T:
-        def job() -> T:
-            try:
-                return work(self._doc(doc_id))
-            except sqlite3.OperationalError as exc:
-                raise _unavailable(doc_id, exc) from exc
-            except sqlite3.DatabaseError as exc:
-                raise Unavailable(
-                    f"document {doc_id} cannot be read: {exc}",
-                    "the file is not a valid .grist document; restore it from a backup",
-                ) from exc
+    def _call(self, doc_id: str, work: Callable[[DocFile], T]) -> T:
+        """`work` on the document, with SQLite failures turned into gristops errors."""
+        try:
+            return work(self._doc(doc_id))
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(doc_id, exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise Unavailable(
+                f"document {doc_id} cannot be read: {exc}",
+                "the file is not a valid .grist document; restore it from a backup",
+            ) from exc
 
+    async def _read(self, operation: str, doc_id: str, work: Callable[[Snapshot], T]) -> T:
+        """`work` on a snapshot: on the event loop when it is cheap, else on the read pool."""
         with self._measure(operation):
-            executor = self._writers if write else self._readers
-            return await asyncio.get_running_loop().run_in_executor(executor, job)
+            try:
+                return self._call(doc_id, _reading(work, inline=True))
+            except NeedsWorker:
+                pass  # not cheap right now: the pool waits for locks and builds caches
+            loop = asyncio.get_running_loop()
+            job = _reading(work, inline=False)
+            return await loop.run_in_executor(self._readers, self._call, doc_id, job)
 
-    @staticmethod
-    def _reading(work: Callable[[Snapshot], T]) -> Callable[[DocFile], T]:
-        def run(doc: DocFile) -> T:
-            # Taken before the transaction: cached results are never older than their token.
-            token = doc.token()
-            conn = doc.connection(token)
-            with reading(conn):
-                return work(Snapshot(conn, doc.schema(conn, token), token, doc.orders))
-
-        return run
-
-    @staticmethod
-    def _writing(work: Callable[[sqlite3.Connection, Schema], T]) -> Callable[[DocFile], T]:
-        def run(doc: DocFile) -> T:
-            with doc.write_lock:
-                token = doc.token()
-                conn = doc.connection(token)
-                try:
-                    with writing(conn):
-                        return work(conn, doc.schema(conn, token))
-                finally:
-                    doc.changed()
-
-        return run
+    async def _write(
+        self, operation: str, doc_id: str, work: Callable[[sqlite3.Connection, Schema], T]
+    ) -> T:
+        with self._measure(operation):
+            loop = asyncio.get_running_loop()
+            job = _writing(work)
+            return await loop.run_in_executor(self._writers, self._call, doc_id, job)
 
     # -- reading ----------------------------------------------------------------
 
@@ -163,20 +168,20 @@ class GristFileStore:
         def work(snap: Snapshot) -> list[Record]:
             return [table.to_json() for table in snap.schema.tables.values()]
 
-        return await self._run("list_tables", doc_id, self._reading(work))
+        return await self._read("list_tables", doc_id, work)
 
     async def list_columns(self, doc_id: str, table_id: str, hidden: bool = False) -> list[Record]:
         def work(snap: Snapshot) -> list[Record]:
             return [column.to_json() for column in snap.schema.table(table_id).shown(hidden)]
 
-        return await self._run("list_columns", doc_id, self._reading(work))
+        return await self._read("list_columns", doc_id, work)
 
     async def fetch_records(self, doc_id: str, table_id: str, query: RecordQuery) -> list[Record]:
         def work(snap: Snapshot) -> list[Record]:
             table = snap.schema.table(table_id)
-            return reads.fetch(snap.conn, table, query, snap.orders, snap.token)
+            return reads.fetch(snap.conn, table, query, snap.orders, snap.token, inline=snap.inline)
 
-        return await self._run("fetch_records", doc_id, self._reading(work))
+        return await self._read("fetch_records", doc_id, work)
 
     async def fetch_record(
         self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
@@ -184,22 +189,22 @@ class GristFileStore:
         def work(snap: Snapshot) -> Record:
             return reads.fetch_one(snap.conn, snap.schema.table(table_id), row_id, hidden)
 
-        return await self._run("fetch_record", doc_id, self._reading(work))
+        return await self._read("fetch_record", doc_id, work)
 
     async def find_records(
         self, doc_id: str, table_id: str, column: str, value: str, casefold: bool = True
     ) -> list[Record]:
         def work(snap: Snapshot) -> list[Record]:
             table = snap.schema.table(table_id)
-            return reads.find(snap.conn, table, column, value, casefold)
+            return reads.find(snap.conn, table, column, value, casefold, inline=snap.inline)
 
-        return await self._run("find_records", doc_id, self._reading(work))
+        return await self._read("find_records", doc_id, work)
 
     async def ping(self, doc_id: str) -> None:
         def work(snap: Snapshot) -> None:
             snap.conn.execute("SELECT count(*) FROM _grist_Tables").fetchone()
 
-        await self._run("ping", doc_id, self._reading(work))
+        await self._read("ping", doc_id, work)
 
     # -- writing ----------------------------------------------------------------
 
@@ -209,13 +214,13 @@ class GristFileStore:
         def work(conn: sqlite3.Connection, schema: Schema) -> list[int]:
             return writes.add(conn, schema, schema.table(table_id), records)
 
-        return await self._run("add_records", doc_id, self._writing(work), write=True)
+        return await self._write("add_records", doc_id, work)
 
     async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
             writes.update(conn, schema, schema.table(table_id), records)
 
-        await self._run("update_records", doc_id, self._writing(work), write=True)
+        await self._write("update_records", doc_id, work)
 
     async def upsert_records(
         self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
@@ -223,13 +228,13 @@ class GristFileStore:
         def work(conn: sqlite3.Connection, schema: Schema) -> UpsertResult:
             return writes.upsert(conn, schema, schema.table(table_id), records, options)
 
-        return await self._run("upsert_records", doc_id, self._writing(work), write=True)
+        return await self._write("upsert_records", doc_id, work)
 
     async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
             writes.delete(conn, schema, schema.table(table_id), row_ids)
 
-        await self._run("delete_records", doc_id, self._writing(work), write=True)
+        await self._write("delete_records", doc_id, work)
 
     async def aclose(self) -> None:
         """Wait for running work, then close every connection."""
@@ -240,6 +245,47 @@ class GristFileStore:
             docs, self._docs = list(self._docs.values()), {}
         for doc in docs:
             doc.close()
+
+
+def _reading(work: Callable[[Snapshot], T], *, inline: bool) -> Callable[[DocFile], T]:
+    """`work` in a read transaction; `inline` runs it on the event loop's fast path."""
+
+    def run(doc: DocFile) -> T:
+        # Taken before the transaction: cached results are never older than their token.
+        token = doc.token()
+        conn = doc.connection(token, wait=not inline)
+        try:
+            with reading(conn):
+                schema = doc.schema(conn, token, cached=inline)
+                return work(Snapshot(conn, schema, token, doc.orders, inline))
+        except sqlite3.OperationalError as exc:
+            if inline and _busy(exc):
+                # A writer holds the lock: wait for it on a worker, never on the loop.
+                raise NeedsWorker from exc
+            raise
+
+    return run
+
+
+def _writing(work: Callable[[sqlite3.Connection, Schema], T]) -> Callable[[DocFile], T]:
+    """`work` in one write transaction, after this process's other writes to the document."""
+
+    def run(doc: DocFile) -> T:
+        with doc.write_lock:
+            token = doc.token()
+            conn = doc.connection(token)
+            try:
+                with writing(conn):
+                    return work(conn, doc.schema(conn, token))
+            finally:
+                doc.changed()
+
+    return run
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code: int = getattr(exc, "sqlite_errorcode", 0)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _unavailable(doc_id: str, exc: sqlite3.OperationalError) -> GristopsError:
