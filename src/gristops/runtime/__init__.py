@@ -1,0 +1,1 @@
+"""External programs: the one door through which gristops starts them."""
