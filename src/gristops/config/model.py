@@ -11,7 +11,13 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from gristops.config.backup import BackupSection
+from gristops.config.deploy import DeploySection
+from gristops.config.edge import EdgeSection
+from gristops.config.observe import ObserveSection
+from gristops.config.section import Section
 
 Action = Literal["read", "create", "update", "delete"]
 ALL_ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
@@ -20,11 +26,7 @@ ALL_ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class UsersTableSchema(_Section):
+class UsersTableSchema(Section):
     """Which columns of the users table hold what."""
 
     email_field: str = Field("email", description="Column with the login email.")
@@ -33,7 +35,7 @@ class UsersTableSchema(_Section):
     active_field: str = Field("active", description="Bool column; inactive users cannot log in.")
 
 
-class GristSection(_Section):
+class GristSection(Section):
     """Where the data lives. Without `base_url` the embedded store serves `.grist` files."""
 
     base_url: str | None = Field(
@@ -65,7 +67,7 @@ class GristSection(_Section):
         return value.rstrip("/") if value else value
 
 
-class AuthSection(_Section):
+class AuthSection(Section):
     """Login against the users table, tokens and throttling."""
 
     users_table: str = Field("Users", description="Table id of the users table.")
@@ -85,7 +87,7 @@ class AuthSection(_Section):
     bcrypt_rounds: int = Field(12, ge=10, le=16, description="Cost of hashes written by gristops.")
 
 
-class ServerSection(_Section):
+class ServerSection(Section):
     """How `gristops serve` listens."""
 
     host: str = Field("127.0.0.1", description="Address to bind; put nginx in front for TLS.")
@@ -98,7 +100,7 @@ class ServerSection(_Section):
     workers: int = Field(1, ge=1, le=16)
 
 
-class LogSection(_Section):
+class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_lines: bool = Field(True, alias="json", description="JSON lines (default) or console.")
 
@@ -110,7 +112,7 @@ def _default_roles() -> dict[str, TablePermissions]:
     return {"admin": {"*": ALL_ACTIONS}}
 
 
-class Config(_Section):
+class Config(Section):
     """The whole gristops.yaml."""
 
     data_dir: Path = Field(Path("data"), description="Documents, state DB, keys, logs, backups.")
@@ -122,6 +124,10 @@ class Config(_Section):
     )
     server: ServerSection = Field(default_factory=ServerSection)
     log: LogSection = Field(default_factory=LogSection)
+    backup: BackupSection = Field(default_factory=BackupSection)
+    edge: EdgeSection = Field(default_factory=EdgeSection)
+    deploy: DeploySection = Field(default_factory=DeploySection)
+    observe: ObserveSection = Field(default_factory=ObserveSection)
     source_path: Path | None = Field(None, exclude=True, description="Set by the loader.")
 
     @property

@@ -53,6 +53,9 @@ def _emit(model: type[BaseModel], prefix: str, indent: int, lines: list[str]) ->
             lines.append(f"{pad}# {info.description}")
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if not annotation.model_fields:
+                lines.append(f"{pad}{key}: {{}}")
+                continue
             lines.append(f"{pad}{key}:")
             _emit(annotation, f"{path}.", indent + 1, lines)
             continue
