@@ -1,8 +1,10 @@
 # The test command of the README: installs what the tests need, then runs every check.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
+# Real programs the integration tests run (Debian packages; pip wheels come from pyproject).
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
 
-.PHONY: install install-dev lint test bench
+.PHONY: install install-dev install-system lint test bench
 
 install:
 	$(PIP) install -q -e .
@@ -10,14 +12,22 @@ install:
 install-dev:
 	$(PIP) install -q -e '.[dev]'
 
+install-system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 lint:
 	ruff check src tests bench
 	mypy
 	bandit -q -c pyproject.toml -r src --severity-level high
 	bash .ci/secrets-check
 
-test: install-dev lint
+test: install-system install-dev lint
 	$(PYTHON) -m pytest --cov=gristops --cov-report=term --cov-fail-under=80
 
 bench: install-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/gateway.py
