@@ -43,6 +43,11 @@ CurrentUser = Annotated[Principal, Depends(require_principal)]
 
 READ_ERRORS = error_responses(400, 401, 404, 429, 503)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 503)
+# PATCH and delete answer a JSON null, as Grist does.
+NULL_WRITE_RESPONSES = {
+    200: {"content": {"application/json": {"schema": {"type": "null"}}}},
+    **WRITE_ERRORS,
+}
 
 
 def _ctx(request: Request) -> GatewayContext:
@@ -186,10 +191,7 @@ async def add_records(
 @router.patch(
     "/tables/{tableId}/records",
     response_model=None,
-    responses={
-        200: {"content": {"application/json": {"schema": {"type": "null"}}}},
-        **WRITE_ERRORS,
-    },
+    responses=NULL_WRITE_RESPONSES,
     openapi_extra=body_schema(UpdateRecords),
     summary="Update records",
 )
@@ -233,10 +235,7 @@ async def upsert_records(
 @router.post(
     "/tables/{tableId}/records/delete",
     response_model=None,
-    responses={
-        200: {"content": {"application/json": {"schema": {"type": "null"}}}},
-        **WRITE_ERRORS,
-    },
+    responses=NULL_WRITE_RESPONSES,
     openapi_extra={
         "requestBody": {
             "required": True,
