@@ -1,0 +1,1 @@
+"""Backups: consistent snapshots of documents, state and config; verify, restore, drill, prune."""

@@ -1,0 +1,137 @@
+"""A backup target in a local directory: files 0600, directories 0700.
+
+A blob is written to a hidden temporary file beside its final name, fsynced,
+then renamed into place and the directory fsynced: a killed writer leaves at
+most a hidden `.tmp-*` file, which `list` never shows and `put` cleans up later.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import time
+from pathlib import Path
+
+from gristops.backup.targets.base import BlobNotFound, TargetError, TargetFull, check_key
+from gristops.config.backup import LocalTargetConfig
+
+_TMP = ".tmp-"
+# A temporary file older than this belongs to a writer that died.
+_STALE_TMP_SECONDS = 3600
+
+
+class LocalTarget:
+    """Blobs as files under `root`."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self._name = name
+        self.root = root
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _error(self, what: str, key: str, exc: OSError) -> TargetError:
+        where = f"backup target {self._name!r} ({self.root})"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return TargetFull(
+                f"{where}: no space left while writing {key}",
+                "free space or move the target; older snapshots are intact",
+            )
+        return TargetError(
+            f"{where}: cannot {what} {key}: {exc.strerror or exc}",
+            "check that the directory exists, is writable and is on a mounted disk",
+        )
+
+    def _makedirs(self, directory: Path) -> None:
+        missing = []
+        while not directory.exists():
+            missing.append(directory)
+            directory = directory.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = path.parent / f"{_TMP}{secrets.token_hex(8)}"
+        try:
+            self._makedirs(path.parent)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._error("write", key, exc) from None
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(
+                f"backup target {self._name!r}: {key} does not exist",
+                "run `gristops backup list` to see what the target holds",
+            ) from None
+        except OSError as exc:
+            raise self._error("read", key, exc) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[str]:
+        if not self.root.is_dir():
+            return []
+        keys = []
+        now = time.time()
+        try:
+            for dirpath, dirnames, filenames in os.walk(self.root):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                for f in filenames:
+                    if f.startswith(_TMP):
+                        self._drop_stale(Path(dirpath) / f, now)
+                        continue
+                    if f.startswith("."):
+                        continue
+                    key = f if rel == "." else f"{rel}/{f}"
+                    if key.startswith(prefix):
+                        keys.append(key)
+        except OSError as exc:
+            raise self._error("list", prefix or "/", exc) from None
+        return sorted(keys)
+
+    def _drop_stale(self, path: Path, now: float) -> None:
+        try:
+            if now - path.stat().st_mtime > _STALE_TMP_SECONDS:
+                path.unlink()
+        except OSError:
+            pass  # another process removed or renamed it: nothing to clean
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._error("delete", key, exc) from None
+
+
+def create(name: str, config: LocalTargetConfig, data_dir: Path) -> LocalTarget:
+    """The LocalTarget for `config`; a relative path is taken from `data_dir`."""
+    root = config.path if config.path.is_absolute() else data_dir / config.path
+    return LocalTarget(name, root)
