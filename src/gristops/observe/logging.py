@@ -1,4 +1,9 @@
-"""structlog set-up: one JSON line per event on stderr (time, level, logger, event, fields)."""
+"""structlog set-up: one JSON line per event (time, level, logger, event, fields).
+
+Lines go to stderr, and with a `LogFile` also to data_dir/logs/<process>.log
+(always JSON there, whatever stderr's format, so `gristops logs` and the Loki
+shipper can read every process the same way).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import logging
 import sys
 
 import structlog
+
+from gristops.config import Config
+from gristops.observe.logfiles import LogFile, SharedRotatingFileHandler, log_file
 
 _SECRET_KEYS = frozenset(
     {"password", "token", "access_token", "refresh_token", "authorization", "api_key"}
@@ -21,8 +29,10 @@ def _mask_secrets(
     return event
 
 
-def configure_logging(level: str = "info", json_lines: bool = True) -> None:
-    """Route structlog and stdlib logging (uvicorn's too) to stderr in one format."""
+def configure_logging(
+    level: str = "info", json_lines: bool = True, file: LogFile | None = None
+) -> None:
+    """Route structlog and stdlib logging (uvicorn's too) to stderr, and to `file` if given."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
     )
@@ -39,7 +49,29 @@ def configure_logging(level: str = "info", json_lines: bool = True) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_formatter(shared, renderer))
+    handlers: list[logging.Handler] = [handler]
+    if file is not None:
+        file_handler = SharedRotatingFileHandler(file)
+        file_handler.setFormatter(_formatter(shared, structlog.processors.JSONRenderer()))
+        handlers.append(file_handler)
+    root = logging.getLogger()
+    for old in root.handlers:
+        old.close()
+    root.handlers[:] = handlers
+    root.setLevel(level.upper())
+    # uvicorn's own access log would duplicate ours, which has the request id.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def _formatter(
+    shared: list[structlog.types.Processor], renderer: structlog.types.Processor
+) -> logging.Formatter:
+    return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -47,13 +79,8 @@ def configure_logging(level: str = "info", json_lines: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # uvicorn's own access log would duplicate ours, which has the request id.
-    logging.getLogger("uvicorn.access").disabled = True
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+
+
+def configure_process_logging(config: Config, process: str) -> None:
+    """Logging for one gristops process (gateway, agent...): stderr plus its log file."""
+    configure_logging(config.log.level, config.log.json_lines, log_file(config, process))
