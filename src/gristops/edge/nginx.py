@@ -1,0 +1,175 @@
+"""Control of the edge nginx: check a candidate config, apply it atomically, start/reload/stop.
+
+A broken render never goes live: every candidate passes `nginx -t` before it
+replaces the live file, and if the running nginx still refuses it at reload the
+previous file is put back (nginx itself keeps serving the old one meanwhile).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import structlog
+
+from gristops.config import Config
+from gristops.edge.layout import EdgePaths
+from gristops.edge.render import render
+from gristops.edge.selfsigned import ensure_selfsigned
+from gristops.errors import GristopsError, Unavailable
+from gristops.runtime.nginx import nginx
+from gristops.runtime.process import ExternalProgramError
+
+__all__ = ["Nginx", "NginxConfigError", "render"]
+
+log = structlog.get_logger("gristops.edge")
+STOP_TIMEOUT = 30.0
+
+
+class NginxConfigError(GristopsError):
+    """nginx refused a rendered configuration; the live one was left in place."""
+
+    exit_code = 2
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(part) for part in text.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Nginx:
+    """The edge nginx of one gristops.yaml (its files under data_dir/edge)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.paths = EdgePaths.of(config)
+
+    def prepare(self) -> None:
+        """Directories, and the bootstrap certificate while none is configured."""
+        self.paths.make_dirs()
+        edge = self.config.edge
+        if edge.tls_certificate is None or edge.tls_certificate_key is None:
+            ensure_selfsigned(
+                self.paths.selfsigned_certificate, self.paths.selfsigned_key, edge.server_name
+            )
+
+    def live_text(self) -> str | None:
+        """The config nginx runs with (or would start with), None before the first apply."""
+        try:
+            return self.paths.conf.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def check(self, text: str) -> None:
+        """`nginx -t` on a candidate; NginxConfigError with nginx's own words when refused."""
+        self.prepare()
+        candidate = self.paths.prefix / f"nginx.conf.candidate.{os.getpid()}"
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            result = nginx(self.paths.prefix, candidate, "-t", "-q", check=False)
+        finally:
+            candidate.unlink(missing_ok=True)
+        if result.returncode != 0:
+            said = (result.stderr or result.stdout).strip().replace(str(candidate), "<candidate>")
+            raise NginxConfigError(
+                f"nginx refused the rendered config: {said}",
+                "the live config is unchanged; fix the edge: section of gristops.yaml",
+            )
+
+    def apply(self, text: str) -> bool:
+        """Check `text`, make it the live config and reload a running nginx; False if unchanged."""
+        previous = self.live_text()
+        if previous == text:
+            return False
+        self.check(text)
+        _atomic_write(self.paths.conf, text)
+        if previous is not None:
+            _atomic_write(self.paths.previous_conf, previous)
+        if self.running():
+            try:
+                self.reload()
+            except ExternalProgramError:
+                if previous is not None:
+                    _atomic_write(self.paths.conf, previous)
+                raise
+        log.info("edge config applied", conf=str(self.paths.conf))
+        return True
+
+    def pid(self) -> int | None:
+        """The master's pid while it runs."""
+        try:
+            pid = int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start nginx (it daemonizes) with the live config; no-op when it already runs."""
+        if self.running():
+            return
+        if self.live_text() is None:
+            raise NginxConfigError(
+                "there is no edge config to start nginx with", "run `gristops edge render --apply`"
+            )
+        self.prepare()
+        nginx(self.paths.prefix, self.paths.conf)
+        deadline = time.monotonic() + timeout
+        while not self.running():
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    "nginx did not start", f"read its error log {self.paths.error_log}"
+                )
+            time.sleep(0.02)
+        log.info("nginx started", pid=self.pid())
+
+    def reload(self, timeout: float = 10.0) -> None:
+        """Re-read the live config; returns once the new workers run (old ones drain)."""
+        pid = self.pid()
+        if pid is None:
+            raise Unavailable("nginx is not running", "start it with `gristops edge start`")
+        before = _children(pid)
+        nginx(self.paths.prefix, self.paths.conf, "-s", "reload")
+        deadline = time.monotonic() + timeout
+        while before and not (_children(pid) - before):
+            if time.monotonic() > deadline:
+                raise Unavailable("nginx did not reload", f"read {self.paths.error_log}")
+            time.sleep(0.01)
+        log.info("nginx reloaded", pid=pid)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Graceful stop: in-flight requests finish; forced after `timeout`."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        log.info("nginx stopped", pid=pid)

@@ -1,0 +1,64 @@
+"""A self-signed certificate so nginx can start HTTPS before a real one is issued."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from pathlib import Path
+
+import structlog
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+log = structlog.get_logger("gristops.edge")
+VALID_DAYS = 365
+
+
+def _names(server_name: str) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    for name in server_name.split():
+        # Wildcards, regexes and the catch-all "_" are nginx syntax, not certificate names.
+        if name not in ("_", "localhost") and not any(c in name for c in "~*^$()"):
+            names.append(x509.DNSName(name))
+    return names
+
+
+def ensure_selfsigned(certificate: Path, key: Path, server_name: str) -> bool:
+    """Write a self-signed pair unless both files exist; True when it made one."""
+    if certificate.exists() and key.exists():
+        return False
+    certificate.parent.mkdir(parents=True, exist_ok=True)
+    private = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gristops bootstrap")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
+        .add_extension(x509.SubjectAlternativeName(_names(server_name)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    pem_key = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # The key is created 0600 from the start, never readable by others even briefly.
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as sink:
+        sink.write(pem_key)
+    os.chmod(key, 0o600)
+    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    log.info("self-signed certificate created", certificate=str(certificate))
+    return True
