@@ -59,4 +59,69 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "CREATE INDEX auth_events_at ON auth_events (at)",
     ),
+    # 2: backup: every run/verify/restore/drill/prune and its outcome, and the
+    # snapshots each target holds (sizes, when last verified).
+    (
+        """
+        CREATE TABLE backup_runs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            action      TEXT NOT NULL
+                        CHECK (action IN ('run', 'verify', 'restore', 'drill', 'prune')),
+            target      TEXT,
+            snapshot_id TEXT,
+            started_at  REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            ok          INTEGER NOT NULL,
+            bytes       INTEGER,
+            detail      TEXT
+        )
+        """,
+        "CREATE INDEX backup_runs_action ON backup_runs (action, ok, finished_at)",
+        """
+        CREATE TABLE backup_snapshots (
+            target      TEXT NOT NULL,
+            snapshot_id TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            size        INTEGER NOT NULL,
+            new_bytes   INTEGER NOT NULL,
+            files       INTEGER NOT NULL,
+            verified_at REAL,
+            PRIMARY KEY (target, snapshot_id)
+        )
+        """,
+    ),
+    # 3: deploy: the release in each blue/green slot and which one serves, and
+    # the history of deploys and rollbacks (what, when, by whom, outcome, timings).
+    (
+        """
+        CREATE TABLE deploy_slots (
+            slot         TEXT PRIMARY KEY CHECK (slot IN ('blue', 'green')),
+            release_id   TEXT NOT NULL,
+            version      TEXT NOT NULL,
+            web_root     TEXT,
+            commit_time  REAL,
+            installed_at REAL NOT NULL,
+            active       INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        """
+        CREATE TABLE deploy_history (
+            id             INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind           TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback')),
+            release_id     TEXT NOT NULL,
+            version        TEXT NOT NULL,
+            previous_id    TEXT,
+            slot           TEXT NOT NULL,
+            actor          TEXT NOT NULL,
+            started_at     REAL NOT NULL,
+            switched_at    REAL,
+            finished_at    REAL,
+            outcome        TEXT CHECK (outcome IN ('success', 'rolled_back', 'failed')),
+            reason         TEXT,
+            commit_time    REAL,
+            reverted_at    REAL
+        )
+        """,
+        "CREATE INDEX deploy_history_started ON deploy_history (started_at)",
+    ),
 )
