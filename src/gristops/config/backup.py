@@ -63,6 +63,20 @@ class RcloneTargetConfig(Section):
     remote: str = Field(description="Remote name from rclone.conf, e.g. offsite.")
     path: str = Field("", description="Path inside the remote, e.g. backups/gristops.")
     config_file: Path | None = Field(None, description="rclone.conf; unset: rclone's default.")
+    # Added for the rclone target: a remote defined without a config file.
+    env: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="RCLONE_* variables for rclone, e.g. RCLONE_CONFIG_OFFSITE_TYPE: sftp; "
+        "secrets from ${ENV}.",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _rclone_env(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key in value:
+            if not re.match(r"^RCLONE_[A-Z0-9_]+$", key):
+                raise ValueError(f"{key!r}: only RCLONE_* variables (upper case) are passed")
+        return value
     encryption: Encryption = Field(
         "auto", description="age (auto) or none; none must be asked for explicitly."
     )
@@ -195,4 +209,21 @@ class BackupSection(Section):
         for name in self.replicate.targets:
             if name not in self.targets:
                 raise ValueError(f"replicate.targets: {name!r} is not in backup.targets")
+        return self
+
+    # Added for replication (gristops replicate): Litestream 0.5 keeps one replica per
+    # database and writes only to files or S3.
+    @model_validator(mode="after")
+    def _replica_target(self) -> BackupSection:
+        if len(self.replicate.targets) > 1:
+            raise ValueError(
+                "replicate.targets: name one target (Litestream keeps one replica per database)"
+            )
+        for name in self.replicate.targets:
+            kind = self.targets[name].kind
+            if kind not in ("local", "s3"):
+                raise ValueError(
+                    f"replicate.targets: {name!r} is kind {kind}; replication writes to "
+                    "local or s3 targets only"
+                )
         return self
