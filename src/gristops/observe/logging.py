@@ -63,6 +63,9 @@ def configure_logging(
     root.setLevel(level.upper())
     # uvicorn's own access log would duplicate ours, which has the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at info: the Loki shipper's pushes would feed its own log.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

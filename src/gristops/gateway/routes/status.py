@@ -1,0 +1,138 @@
+"""`/status`: the operations status page, and `/status/data`, what it shows (admins only).
+
+The page itself (HTML, JS, CSS from package data) holds no data, so anyone
+may load it; it asks for an admin login and then reads `/status/data` with
+the access token in the Authorization header. A strict Content-Security-Policy
+allows nothing but this origin's own files.
+
+The router brings its own lifespan: while the app runs, a task samples the
+app's request metrics into the per-minute history the charts draw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from gristops import __version__
+from gristops.errors import Forbidden, GristopsError, NotFound
+from gristops.gateway.auth import Principal, require_principal
+from gristops.gateway.context import GatewayContext
+from gristops.gateway.jsonbody import JSONBody
+from gristops.gateway.schemas import error_responses
+from gristops.observe.status_data import FAILED, OK, ops_components, recent_errors
+from gristops.observe.status_history import RequestHistory, read_totals
+from gristops.observe.status_ops import ops_data
+
+ADMIN_ROLE = "admin"
+CHART_MINUTES = 180
+_ASSETS = {"status.js": "text/javascript", "status.css": "text/css"}
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _history(app: FastAPI) -> RequestHistory:
+    history: RequestHistory = app.state.status_history
+    return history
+
+
+@contextlib.asynccontextmanager
+async def sampling(app: FastAPI) -> AsyncIterator[None]:
+    """Sample the app's request metrics into a per-minute history while the app runs."""
+    ctx: GatewayContext = app.state.ctx
+    settings = ctx.config.observe.status
+    history = RequestHistory(settings.history_minutes)
+    app.state.status_history = history
+
+    async def sample_forever() -> None:
+        while True:
+            history.record(read_totals(ctx.metrics.registry), time.time())
+            await asyncio.sleep(settings.sample_seconds)
+
+    task = asyncio.create_task(sample_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+router = APIRouter(tags=["status"], lifespan=sampling)
+
+
+async def require_admin(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    if principal.role != ADMIN_ROLE:
+        raise Forbidden("the status page is for admins", hint="log in as a user with role admin")
+    return principal
+
+
+def _asset(name: str) -> bytes:
+    return files("gristops.observe").joinpath("static", name).read_bytes()
+
+
+@router.get("/status", response_class=Response, include_in_schema=False)
+async def page() -> Response:
+    return Response(_asset("status.html"), media_type="text/html", headers=_HEADERS)
+
+
+@router.get(
+    "/status/data",
+    responses=error_responses(401, 403),
+    summary="Health of each component, request history, operations and recent errors (admins)",
+)
+async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    now = time.time()
+    history = _history(request.app)
+    history.record(read_totals(ctx.metrics.registry), now)
+    ops = await anyio.to_thread.run_sync(ops_data, ctx.config, ctx.state, now)
+    errors = await anyio.to_thread.run_sync(recent_errors, ctx.config, now)
+    body: dict[str, Any] = {
+        "generated_at": now,
+        "version": __version__,
+        "components": [*await _core_components(ctx), *ops_components(ctx.config, ops, now)],
+        "requests": history.series(now, CHART_MINUTES),
+        "ops": ops,
+        "errors": errors,
+    }
+    return JSONBody(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/status/{asset}", response_class=Response, include_in_schema=False)
+async def asset(asset: str) -> Response:
+    if asset not in _ASSETS:
+        raise NotFound(f"not found: /status/{asset}")
+    return Response(_asset(asset), media_type=_ASSETS[asset], headers=_HEADERS)
+
+
+async def _core_components(ctx: GatewayContext) -> list[dict[str, str]]:
+    """The store and the state DB, checked now (as /ready does)."""
+    checks = []
+    try:
+        with anyio.fail_after(5):
+            await ctx.store.ping(ctx.config.grist.document_id)
+        checks.append({"name": "store", "status": OK, "detail": "answers"})
+    except (GristopsError, TimeoutError) as exc:
+        checks.append({"name": "store", "status": FAILED, "detail": str(exc) or "timed out"})
+    try:
+        await anyio.to_thread.run_sync(ctx.state.check_writable)
+        checks.append({"name": "state DB", "status": OK, "detail": "writable"})
+    except GristopsError as exc:
+        checks.append({"name": "state DB", "status": FAILED, "detail": exc.message})
+    return checks
