@@ -19,6 +19,7 @@ from gristops.edge.layout import EdgePaths
 from gristops.edge.render import render
 from gristops.edge.selfsigned import ensure_selfsigned
 from gristops.errors import GristopsError, Unavailable
+from gristops.runtime import pids
 from gristops.runtime.nginx import nginx
 from gristops.runtime.process import ExternalProgramError
 
@@ -32,24 +33,6 @@ class NginxConfigError(GristopsError):
     """nginx refused a rendered configuration; the live one was left in place."""
 
     exit_code = 2
-
-
-def _children(pid: int) -> set[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return set()
-    return {int(part) for part in text.split()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -118,11 +101,7 @@ class Nginx:
 
     def pid(self) -> int | None:
         """The master's pid while it runs."""
-        try:
-            pid = int(self.paths.pid.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) else None
+        return pids.read_pid(self.paths.pid)
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -151,10 +130,10 @@ class Nginx:
         pid = self.pid()
         if pid is None:
             raise Unavailable("nginx is not running", "start it with `gristops edge start`")
-        before = _children(pid)
+        before = pids.children(pid)
         nginx(self.paths.prefix, self.paths.conf, "-s", "reload")
         deadline = time.monotonic() + timeout
-        while before and not (_children(pid) - before):
+        while before and not (pids.children(pid) - before):
             if time.monotonic() > deadline:
                 raise Unavailable("nginx did not reload", f"read {self.paths.error_log}")
             time.sleep(0.01)
@@ -165,11 +144,5 @@ class Nginx:
         pid = self.pid()
         if pid is None:
             return
-        os.kill(pid, signal.SIGQUIT)
-        deadline = time.monotonic() + timeout
-        while _alive(pid):
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                break
-            time.sleep(0.02)
+        pids.stop(pid, signal.SIGQUIT, timeout)
         log.info("nginx stopped", pid=pid)

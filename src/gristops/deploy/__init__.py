@@ -1,0 +1,1 @@
+"""Blue-green deploys of the gateway: releases, slots, switch, rollback, history, DORA."""

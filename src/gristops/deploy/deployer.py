@@ -1,0 +1,216 @@
+"""`gristops deploy`: install into the idle slot, gate, switch, verify, watch; else switch back.
+
+Every step that fails ends the deploy with a reason; once traffic was switched
+the previous slot (still warm) gets it back before the command returns.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import structlog
+
+from gristops.config import Config
+from gristops.deploy import slots
+from gristops.deploy.probe import GateFailed, smoke, wait_ready
+from gristops.deploy.records import DeployRecords, Slot, SlotRecord, other
+from gristops.deploy.release import Release
+from gristops.deploy.slots import SlotPlace
+from gristops.deploy.switch import point_edge, verify_edge, watch
+from gristops.errors import GristopsError
+from gristops.state.db import StateDB
+
+log = structlog.get_logger("gristops.deploy")
+Step = Callable[[str], None]
+Result = Literal["success", "rolled_back", "failed", "unchanged"]
+
+
+class DeployBusy(GristopsError):
+    """Another deploy or rollback holds the deploy lock."""
+
+    exit_code = 5
+
+
+class NothingToRollBack(GristopsError):
+    """No previous release is installed in the idle slot."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    outcome: Result
+    release_id: str
+    slot: Slot | None
+    reason: str | None
+    seconds_to_switch: float | None
+    seconds: float
+
+
+@contextmanager
+def deploy_lock(config: Config) -> Iterator[None]:
+    path = config.data_dir.resolve() / "deploy" / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeployBusy(
+                "another deploy or rollback is running", "wait for it to finish, then retry"
+            ) from None
+        yield
+
+
+def _web_root(record: SlotRecord | None) -> Path | None:
+    return Path(record.web_root) if record and record.web_root else None
+
+
+def _quiet(message: str) -> None:
+    log.info("deploy step", step=message)
+
+
+class Deployer:
+    """Deploys and rollbacks for one gristops.yaml."""
+
+    def __init__(self, config: Config, state: StateDB, on_step: Step = _quiet) -> None:
+        self.config = config
+        self.records = DeployRecords(state)
+        self.step = on_step
+
+    def place(self, slot: Slot) -> SlotPlace:
+        return SlotPlace.of(self.config, slot)
+
+    def deploy(self, release: Release, *, actor: str, force: bool = False) -> DeployResult:
+        with deploy_lock(self.config):
+            return self._deploy(release, actor=actor, force=force)
+
+    def _deploy(self, release: Release, *, actor: str, force: bool) -> DeployResult:
+        started = time.monotonic()
+        active = self.records.active()
+        if active and active.release_id == release.id and not force:
+            self.step(f"{release.id} already serves from {active.slot}: nothing to do")
+            return DeployResult("unchanged", release.id, active.slot, None, None, 0.0)
+        target = other(active.slot) if active else "blue"
+        place = self.place(target)
+        entry = self.records.begin(
+            "deploy",
+            release_id=release.id,
+            version=release.version,
+            previous_id=active.release_id if active else None,
+            slot=target,
+            actor=actor,
+            commit_time=release.commit_time,
+        )
+        switched_after: float | None = None
+        try:
+            self.step(f"installing {release.id} into {target}")
+            self.records.uninstalled(target)
+            web = slots.install(self.config, place, release)
+            self.records.installed(target, release, str(web) if web else None)
+            self._start_and_gate(place)
+            self.step(f"switching the edge to {target}")
+            point_edge(self.config, place, web)
+            self.records.activate(target)
+            self.records.switched(entry)
+            switched_after = time.monotonic() - started
+            self.step("verifying through nginx")
+            verify_edge(self.config)
+            self.step(f"watching live traffic for {self.config.deploy.watch_seconds:g} s")
+            watch(self.config, place)
+        except (GateFailed, GristopsError, httpx.HTTPError, OSError) as exc:
+            return self._fail(entry, release, target, active, switched_after, started, str(exc))
+        if active and not self.config.deploy.keep_previous_warm:
+            self.step(f"draining and stopping {active.slot}")
+            slots.stop(self.config, self.place(active.slot))
+        self.records.finish(entry, "success")
+        self.step(f"{release.id} serves from {target}")
+        return DeployResult(
+            "success", release.id, target, None, switched_after, time.monotonic() - started
+        )
+
+    def _start_and_gate(self, place: SlotPlace) -> None:
+        self.step(f"starting {place.name} on port {place.port}")
+        slots.start(self.config, place)
+        self.step("waiting for /ready")
+        wait_ready(place.url(), self.config.deploy.ready_timeout)
+        self.step("smoke requests")
+        smoke(place.url(), self.config.deploy.smoke)
+
+    def _fail(
+        self,
+        entry: int,
+        release: Release,
+        target: Slot,
+        active: SlotRecord | None,
+        switched_after: float | None,
+        started: float,
+        reason: str,
+    ) -> DeployResult:
+        outcome: Literal["rolled_back", "failed"] = "failed"
+        if switched_after is not None and active is not None:
+            self.step(f"switching back to {active.slot}: {reason}")
+            back = self.place(active.slot)
+            slots.start(self.config, back)  # a no-op while it is still warm
+            point_edge(self.config, back, _web_root(active))
+            self.records.activate(active.slot)
+            outcome = "rolled_back"
+        elif switched_after is not None:
+            self.records.activate(None)
+        slots.stop(self.config, self.place(target))
+        self.records.finish(entry, outcome, reason)
+        log.warning("deploy failed", release=release.id, outcome=outcome, reason=reason)
+        return DeployResult(
+            outcome, release.id, target, reason, switched_after, time.monotonic() - started
+        )
+
+    def rollback(self, *, actor: str) -> DeployResult:
+        """Give traffic back to the previous release, still installed in the idle slot."""
+        with deploy_lock(self.config):
+            started = time.monotonic()
+            installed = self.records.slots()
+            active = self.records.active()
+            previous = installed.get(other(active.slot)) if active else None
+            if active is None or previous is None:
+                raise NothingToRollBack(
+                    "there is no previous release to roll back to",
+                    "deploy a release first; `gristops deploy history` shows what ran",
+                )
+            entry = self.records.begin(
+                "rollback",
+                release_id=previous.release_id,
+                version=previous.version,
+                previous_id=active.release_id,
+                slot=previous.slot,
+                actor=actor,
+                commit_time=previous.commit_time,
+            )
+            place = self.place(previous.slot)
+            try:
+                self._start_and_gate(place)
+                self.step(f"switching the edge to {previous.slot}")
+                point_edge(self.config, place, _web_root(previous))
+                self.records.activate(previous.slot)
+                self.records.switched(entry)
+                switched_after = time.monotonic() - started
+                verify_edge(self.config)
+            except (GateFailed, GristopsError, httpx.HTTPError, OSError) as exc:
+                self.records.finish(entry, "failed", str(exc))
+                return DeployResult(
+                    "failed", previous.release_id, previous.slot, str(exc), None,
+                    time.monotonic() - started,
+                )  # fmt: skip
+            self.records.mark_reverted(active.release_id)
+            self.records.finish(entry, "success")
+            if not self.config.deploy.keep_previous_warm:
+                slots.stop(self.config, self.place(active.slot))
+            return DeployResult(
+                "success", previous.release_id, previous.slot, None, switched_after,
+                time.monotonic() - started,
+            )  # fmt: skip
