@@ -14,7 +14,7 @@ import traceback
 import typer
 
 from gristops import __version__
-from gristops.cli import config_cmd, init_cmd, serve_cmd, users_cmd
+from gristops.cli import backup_cmd, config_cmd, init_cmd, serve_cmd, users_cmd
 from gristops.cli.common import err
 from gristops.errors import GristopsError
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.app, name="users")
+app.add_typer(backup_cmd.app, name="backup")
 app.command("init")(init_cmd.init)
 app.command("serve")(serve_cmd.serve)
 
