@@ -5,9 +5,117 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gristops.config.section import Section
+
+# host:port as Prometheus writes scrape targets (IPv6 in brackets).
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+
+
+def _check_target(value: str) -> str:
+    if not _HOST_PORT.match(value):
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8484)")
+    return value
+
+
+class PrometheusSettings(Section):
+    """What the rendered prometheus.yml scrapes and where it sends alerts."""
+
+    listen: str = Field("127.0.0.1:9090", description="host:port Prometheus listens on.")
+    gateway_targets: tuple[str, ...] = Field(
+        (),
+        description="host:port of every gateway slot (blue and green); empty: server.host:server.port.",
+    )
+    node_exporter: str | None = Field(
+        "127.0.0.1:9100", description="host:port of node_exporter (disk alerts); null: none."
+    )
+    alertmanager: str = Field("127.0.0.1:9093", description="host:port of Alertmanager.")
+    scrape_interval: int = Field(15, ge=1, le=300, description="Seconds between scrapes.")
+    evaluation_interval: int = Field(
+        15, ge=1, le=300, description="Seconds between alert rule evaluations."
+    )
+    store_probe_interval: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds between the gateway's store pings (gristops_store_up).",
+    )
+
+    @field_validator("listen", "alertmanager", "node_exporter")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        return None if value is None else _check_target(value)
+
+    @field_validator("gateway_targets")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_target(v) for v in value)
+
+
+class AlertThresholds(Section):
+    """When the alert rules fire."""
+
+    p95_latency_seconds: float = Field(
+        0.5, gt=0, description="Alert when the gateway's p95 latency stays above this (s)."
+    )
+    replication_lag_seconds: int = Field(
+        300, ge=1, description="Alert when a replica is behind by more than this (s)."
+    )
+    drill_max_age_days: float = Field(
+        8, gt=0, description="Alert when the last restore drill is older than this (days)."
+    )
+    certificate_remaining_fraction: float = Field(
+        1 / 3, gt=0, lt=1, description="Alert when a certificate has less of its lifetime left."
+    )
+    disk_used_percent: float = Field(
+        85, gt=0, lt=100, description="Alert when a filesystem is fuller than this (%)."
+    )
+
+
+class EmailReceiver(Section):
+    """Alerts by email through an SMTP relay."""
+
+    to: tuple[str, ...] = Field(..., min_length=1, description="Recipient addresses.")
+    sender: str = Field(..., alias="from", description="The From: address.")
+    smarthost: str = Field(..., description="SMTP relay host:port, e.g. smtp.example.com:587.")
+    username: str | None = Field(None, description="SMTP login, if the relay needs one.")
+    password: SecretStr | None = Field(None, description="SMTP password: use ${SMTP_PASSWORD}.")
+    require_tls: bool = Field(True, description="Refuse to send over an unencrypted connection.")
+
+    @field_validator("smarthost")
+    @classmethod
+    def _smarthost(cls, value: str) -> str:
+        return _check_target(value)
+
+
+class WebhookReceiver(Section):
+    """Alerts POSTed as Alertmanager's webhook JSON."""
+
+    url: str = Field(..., pattern=r"^https?://\S+$", description="The URL alerts are POSTed to.")
+    bearer_token: SecretStr | None = Field(
+        None, description="Sent as Authorization: Bearer; use ${WEBHOOK_TOKEN}."
+    )
+
+
+class NtfyReceiver(Section):
+    """Alerts as ntfy push notifications (ntfy 2.10+ formats them with its templates)."""
+
+    topic_url: str = Field(
+        ...,
+        pattern=r"^https?://[^\s?#]+/[A-Za-z0-9_-]+$",
+        description="The topic URL, e.g. https://ntfy.sh/my-shop-alerts.",
+    )
+    token: SecretStr | None = Field(None, description="ntfy access token; use ${NTFY_TOKEN}.")
+
+
+class Receivers(Section):
+    """Where Alertmanager sends alerts; every configured receiver gets every alert."""
+
+    email: EmailReceiver | None = Field(None, description="SMTP email receiver.")
+    webhook: WebhookReceiver | None = Field(None, description="Webhook receiver.")
+    ntfy: NtfyReceiver | None = Field(None, description="ntfy receiver.")
+
 
 # --- logs, Loki, status page, agent (observe/logfiles.py, loki.py, status*, agent.py) ---
 
@@ -129,6 +237,21 @@ class StatusSection(Section):
 
 class ObserveSection(Section):
     """Metrics, alerting, logs, the status page and scheduled jobs (gristops observe, logs, agent)."""
+
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    slo_percent: float = Field(
+        99.5,
+        gt=50,
+        lt=100,
+        description="Availability objective: share of requests without a 5xx (%).",
+    )
+    rpo_seconds: int = Field(
+        86400,
+        ge=60,
+        description="Recovery point objective: alert when the last backup is older (s).",
+    )
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+    receivers: Receivers = Field(default_factory=Receivers)
 
     # logs, Loki, status page, agent
     logs: LogFilesSection = Field(default_factory=LogFilesSection)
