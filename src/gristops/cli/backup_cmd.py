@@ -38,6 +38,7 @@ from gristops.backup.verify import (
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
 from gristops.errors import GristopsError, NotFound
+from gristops.observe.logging import configure_logging
 from gristops.state.db import StateDB
 
 app = typer.Typer(
@@ -93,6 +94,13 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
+def _load(path: Path) -> Config:
+    """The config, with logs on stderr so stdout stays clean for --json."""
+    cfg = load(path)
+    configure_logging(cfg.log.level, cfg.log.json_lines)
+    return cfg
+
+
 def _archive(config: Config, name: str) -> Archive:
     return open_archive(config, Keys.from_config(config.backup), name)
 
@@ -115,7 +123,7 @@ def run(
     target: TargetOption = None, config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False
 ) -> None:
     """Take a snapshot and store it on every target; a failing target does not stop the others."""
-    cfg = load(config)
+    cfg = _load(config)
     state = StateDB(cfg.state_path)
     with _reporter(json) as reporter:
         result = run_backup(cfg, state, target, reporter)
@@ -171,7 +179,7 @@ def _listing(cfg: Config, state: StateDB) -> list[dict[str, Any]]:
 @app.command("list")
 def list_(config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False) -> None:
     """Every snapshot: id, age, size (new bytes / total), targets, verified or not."""
-    cfg = load(config)
+    cfg = _load(config)
     rows = _listing(cfg, StateDB(cfg.state_path))
     if json:
         emit_json(rows)
@@ -198,7 +206,7 @@ def verify(
     json: JsonOption = False,
 ) -> None:
     """Fetch, decrypt and check a snapshot: checksums, integrity_check, row counts."""
-    cfg = load(config)
+    cfg = _load(config)
     state = StateDB(cfg.state_path)
     results: list[VerifyResult] = []
     with _reporter(json) as reporter:
@@ -242,7 +250,7 @@ def restore(
     json: JsonOption = False,
 ) -> None:
     """Restore documents (verified first, swapped in atomically), or every file --to DIR."""
-    cfg = load(config)
+    cfg = _load(config)
     state = StateDB(cfg.state_path)
     archive, snapshot_id = _holding(cfg, snapshot, target)
     with _reporter(json) as reporter:
@@ -269,7 +277,7 @@ def drill(
     target: TargetOption = None, config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False
 ) -> None:
     """Restore the latest snapshot to a scratch dir, verify, read every table; time it (RTO)."""
-    cfg = load(config)
+    cfg = _load(config)
     state = StateDB(cfg.state_path)
     name = target_names(cfg, target)[0]
     with _reporter(json) as reporter:
@@ -296,7 +304,7 @@ def prune(
     json: JsonOption = False,
 ) -> None:
     """Forget snapshots outside backup.retention and delete chunks nothing references."""
-    cfg = load(config)
+    cfg = _load(config)
     state = StateDB(cfg.state_path)
     results = [run_prune(cfg, state, _archive(cfg, n), dry_run) for n in target_names(cfg, target)]
     if json:
@@ -320,7 +328,7 @@ def keygen(
     config: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Make an age key pair for backup encryption; prints the public key (recipient)."""
-    cfg = load(config)
+    cfg = _load(config)
     dest = path or cfg.keys_dir / "backup.age"
     recipient = generate_identity(dest)
     out.print(f"wrote {dest} (0600): keep a copy off this host, it is needed to restore")
