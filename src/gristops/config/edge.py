@@ -14,6 +14,11 @@ DEFAULT_CSP = (
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
+# ACME certificates (gristops tls): the default CA and the names HTTP-01 can validate.
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
 
 class EdgeSection(Section):
@@ -72,6 +77,77 @@ class EdgeSection(Section):
         "(unset: data_dir/acme).",
     )
     # --- end of TLS certificate fields ---
+
+    # --- ACME certificates (owned by `gristops tls issue|renew|status`) ---
+    tls_domains: tuple[tuple[str, ...], ...] = Field(
+        (),
+        description="Certificates to obtain over ACME HTTP-01: each item is one certificate, "
+        "a host name or a list of names (the first names the certificate and its directory "
+        "data_dir/tls/<name>/). Empty: nginx keeps the self-signed bootstrap certificate.",
+    )
+    acme_directory_url: str = Field(
+        LETS_ENCRYPT,
+        description="ACME directory of the CA (Let's Encrypt production by default; "
+        "https://acme-staging-v02.api.letsencrypt.org/directory for trials).",
+    )
+    acme_email: str | None = Field(
+        None, description="Contact address registered with the CA (expiry and policy notices)."
+    )
+    acme_account_key: Path | None = Field(
+        None,
+        description="ACME account key, created 0600 on first use "
+        "(unset: data_dir/tls/acme-account.key).",
+    )
+    acme_ca_bundle: Path | None = Field(
+        None,
+        description="PEM bundle trusted for the ACME server's own HTTPS (a test CA such as "
+        "Pebble's); unset: the system trust store.",
+    )
+    tls_renew_fraction: float = Field(
+        1 / 3,
+        gt=0,
+        lt=1,
+        description="Renew when this fraction of a certificate's lifetime remains "
+        "(1/3: day 4 of a 6-day certificate, about day 43 of a 64-day one).",
+    )
+    acme_ari: bool = Field(
+        True,
+        description="Follow the CA's ACME Renewal Information (RFC 9773) when it offers it: "
+        "renew inside its suggested window if that comes first.",
+    )
+
+    @field_validator("tls_domains", mode="before")
+    @classmethod
+    def _domains_lists(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple((item,) if isinstance(item, str) else item for item in value)
+        return value
+
+    @field_validator("tls_domains")
+    @classmethod
+    def _domains(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        seen: set[str] = set()
+        for names in value:
+            if not names:
+                raise ValueError("each certificate needs at least one host name")
+            for name in names:
+                if not HOST_NAME.fullmatch(name):
+                    raise ValueError(
+                        f"{name!r} is not a host name (HTTP-01 cannot validate wildcards or IPs)"
+                    )
+            if names[0].lower() in seen:
+                raise ValueError(f"two certificates are named {names[0]!r}")
+            seen.add(names[0].lower())
+        return tuple(tuple(n.lower() for n in names) for names in value)
+
+    @field_validator("acme_directory_url")
+    @classmethod
+    def _directory(cls, value: str) -> str:
+        if not re.match(r"^https://[^\s/]+", value):
+            raise ValueError("must be an https:// URL (the CA's ACME directory)")
+        return value
+
+    # --- end of ACME certificates ---
 
     @field_validator("server_name")
     @classmethod
