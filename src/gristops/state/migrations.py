@@ -124,4 +124,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "CREATE INDEX deploy_history_started ON deploy_history (started_at)",
     ),
+    # 4: the agent: every scheduled job run (gristops agent, or a systemd timer
+    # running `gristops agent --job NAME`) and its outcome.
+    (
+        """
+        CREATE TABLE agent_runs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            job         TEXT NOT NULL,
+            command     TEXT NOT NULL,
+            started_at  REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            outcome     TEXT NOT NULL
+                        CHECK (outcome IN ('success', 'failed', 'timeout', 'killed', 'error')),
+            exit_code   INTEGER,
+            output      TEXT
+        )
+        """,
+        "CREATE INDEX agent_runs_job ON agent_runs (job, finished_at)",
+    ),
 )
