@@ -14,7 +14,16 @@ import traceback
 import typer
 
 from gristops import __version__
-from gristops.cli import backup_cmd, config_cmd, init_cmd, serve_cmd, users_cmd
+from gristops.cli import (
+    agent_cmd,
+    backup_cmd,
+    config_cmd,
+    init_cmd,
+    install_cmd,
+    logs_cmd,
+    serve_cmd,
+    users_cmd,
+)
 from gristops.cli.common import err
 from gristops.errors import GristopsError
 
@@ -31,6 +40,9 @@ app.add_typer(users_cmd.app, name="users")
 app.add_typer(backup_cmd.app, name="backup")
 app.command("init")(init_cmd.init)
 app.command("serve")(serve_cmd.serve)
+app.command("logs")(logs_cmd.logs)
+app.command("agent")(agent_cmd.agent)
+app.add_typer(install_cmd.app, name="install")
 
 
 def _version(value: bool) -> None:

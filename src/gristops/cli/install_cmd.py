@@ -1,0 +1,76 @@
+"""`gristops install systemd`: write hardened systemd units for the gateway and the agent."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.errors import GristopsError
+from gristops.observe.systemd import Mode, UnitOptions, render_units
+
+app = typer.Typer(help="Install gristops into the system (systemd units).", no_args_is_help=True)
+
+
+def _executable() -> Path:
+    found = shutil.which("gristops") or shutil.which(
+        "gristops", path=str(Path(sys.executable).parent)
+    )
+    if found is None:
+        raise GristopsError(
+            "cannot find the gristops executable", hint="pass --exec /path/to/gristops"
+        )
+    return Path(found).resolve()
+
+
+@app.command("systemd")
+def systemd(
+    config: ConfigOption = DEFAULT_CONFIG,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the units to.")] = Path(
+        "/etc/systemd/system"
+    ),
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", help="agent: gateway + agent services; timers: gateway + one timer per job."
+        ),
+    ] = "agent",
+    user: Annotated[str, typer.Option("--user", help="Unix user the units run as.")] = "gristops",
+    group: Annotated[str | None, typer.Option("--group", help="Unix group.")] = None,
+    executable: Annotated[
+        Path | None, typer.Option("--exec", help="Path of the gristops executable.")
+    ] = None,
+    writable: Annotated[
+        list[Path] | None,
+        typer.Option("--writable", help="Another path the units may write (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write gristops-gateway.service and gristops-agent.service (or per-job timers)."""
+    if mode not in ("agent", "timers"):
+        raise GristopsError(f"unknown --mode {mode!r}", hint="use --mode agent or --mode timers")
+    cfg = load(config)
+    opts = UnitOptions(
+        executable=(executable or _executable()).resolve(),
+        config_path=Path(config).resolve(),
+        user=user,
+        group=group,
+        writable=tuple(p.resolve() for p in writable or ()),
+    )
+    chosen: Mode = "agent" if mode == "agent" else "timers"
+    units = render_units(cfg, opts, chosen)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in units.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+    enable = sorted(n for n in units if n.endswith(".timer") or n.endswith("agent.service"))
+    enable.insert(0, "gristops-gateway.service")
+    if as_json:
+        emit_json({"directory": str(out_dir), "units": sorted(units), "enable": enable})
+        return
+    for name in sorted(units):
+        out.print(f"wrote {out_dir / name}")
+    out.print(f"next: systemctl daemon-reload && systemctl enable --now {' '.join(enable)}")

@@ -1,0 +1,108 @@
+"""`gristops install systemd`: hardened units that systemd accepts."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gristops.cli.main import app
+from gristops.errors import GristopsError
+
+CONFIG = """\
+data_dir: /srv/gristops/data
+grist: {document_id: Shop}
+server: {port: 443}
+observe:
+  agent:
+    jobs:
+      - {name: backup, command: [backup, run], at: ["03:30"], days: [mon, thu]}
+      - {name: prune, command: [backup, prune], every: 6h, timeout: 600}
+"""
+
+
+def install(tmp_path: Path, *args: str) -> dict[str, configparser.RawConfigParser]:
+    config = tmp_path / "gristops.yaml"
+    config.write_text(CONFIG)
+    out = tmp_path / "units"
+    result = CliRunner().invoke(
+        app,
+        [
+            "install",
+            "systemd",
+            "-c",
+            str(config),
+            "--out",
+            str(out),
+            "--exec",
+            shutil.which("true") or "/bin/true",
+            "--user",
+            "root",
+            *args,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    units = {}
+    for path in sorted(out.iterdir()):
+        parser = configparser.RawConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read(path)
+        units[path.name] = parser
+    verify(out)
+    return units
+
+
+def verify(directory: Path) -> None:
+    """systemd's own check when it is installed (the units are parsed above either way)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        return
+    names = sorted(p.name for p in directory.iterdir())
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", *names],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_agent_mode_writes_a_hardened_gateway_and_agent_service(tmp_path: Path) -> None:
+    units = install(tmp_path)
+    assert set(units) == {"gristops-gateway.service", "gristops-agent.service"}
+    agent = units["gristops-agent.service"]["Service"]
+    assert " agent --config " in agent["ExecStart"]
+    assert agent["NoNewPrivileges"] == "yes"
+    assert agent["ProtectSystem"] == "strict"
+    assert agent["ReadWritePaths"] == "/srv/gristops/data"
+    assert agent["CapabilityBoundingSet"] == ""
+    gateway = units["gristops-gateway.service"]["Service"]
+    # Port 443 needs exactly one capability, nothing more.
+    assert gateway["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
+
+
+def test_timers_mode_writes_one_timer_per_job_on_its_schedule(tmp_path: Path) -> None:
+    units = install(tmp_path, "--mode", "timers")
+    assert "gristops-agent.service" not in units
+    backup = units["gristops-job-backup.timer"]["Timer"]
+    assert backup["OnCalendar"] == "Mon,Thu *-*-* 03:30:00"
+    assert backup["Persistent"] == "true"
+    assert units["gristops-job-prune.timer"]["Timer"]["OnUnitActiveSec"] == "21600s"
+    service = units["gristops-job-prune.service"]["Service"]
+    assert service["Type"] == "oneshot"
+    assert " agent --job prune " in service["ExecStart"]
+
+
+def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "gristops.yaml"
+    config.write_text(CONFIG)
+    result = CliRunner().invoke(
+        app, ["install", "systemd", "-c", str(config), "--out", str(tmp_path), "--mode", "cron"]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, GristopsError)
+    assert "--mode" in result.exception.message

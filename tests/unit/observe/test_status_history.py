@@ -1,0 +1,55 @@
+"""The status page's request history, sampled from a real gateway metrics registry."""
+
+from __future__ import annotations
+
+from gristops.observe.metrics import create_metrics
+from gristops.observe.status_history import RequestHistory, quantile, read_totals
+
+T0 = 1_800_000_000.0  # the start of a minute
+
+
+def test_requests_errors_and_latency_land_in_the_minute_they_happened() -> None:
+    metrics = create_metrics()
+    history = RequestHistory(minutes=60)
+    history.record(read_totals(metrics.registry), T0)
+    route = "/api/docs/{docId}/tables"
+    for status, seconds in [("200", 0.004)] * 18 + [("500", 0.2)] * 2:
+        metrics.requests.labels("GET", route, status).inc()
+        metrics.request_duration.labels("GET", route).observe(seconds)
+    history.record(read_totals(metrics.registry), T0 + 30)
+    metrics.requests.labels("GET", route, "200").inc()
+    metrics.request_duration.labels("GET", route).observe(0.004)
+    history.record(read_totals(metrics.registry), T0 + 70)
+
+    points = history.series(T0 + 70, minutes=3)
+    assert [p["requests"] for p in points] == [0, 20, 1]
+    assert [p["errors"] for p in points] == [0, 2, 0]
+    busy = points[1]
+    assert busy["mean_ms"] is not None and 20 < busy["mean_ms"] < 25  # (18*4 + 2*200) / 20
+    assert busy["p95_ms"] is not None and busy["p95_ms"] > 100  # the slow 10% show in p95
+    assert points[0]["mean_ms"] is None and points[0]["p95_ms"] is None
+
+
+def test_the_status_page_and_scrapes_do_not_count_as_traffic() -> None:
+    metrics = create_metrics()
+    for route in ("/status/data", "/metrics", "/status"):
+        metrics.requests.labels("GET", route, "200").inc()
+        metrics.request_duration.labels("GET", route).observe(0.01)
+    assert read_totals(metrics.registry).requests == 0
+
+
+def test_history_keeps_only_the_configured_minutes() -> None:
+    metrics = create_metrics()
+    history = RequestHistory(minutes=5)
+    for minute in range(10):
+        metrics.requests.labels("GET", "/x", "200").inc()
+        history.record(read_totals(metrics.registry), T0 + minute * 60)
+    points = history.series(T0 + 9 * 60, minutes=10)
+    assert [p["requests"] for p in points] == [0] * 5 + [1] * 5
+
+
+def test_quantile_interpolates_within_a_bucket() -> None:
+    buckets = {0.1: 50.0, 0.2: 100.0, float("inf"): 100.0}
+    assert quantile(0.5, buckets) == 0.1
+    assert quantile(0.75, buckets) == 0.15000000000000002
+    assert quantile(0.95, {}) is None
