@@ -1,0 +1,128 @@
+"""`gristops replicate [--once|--status]`: continuous replication of the documents and state DB."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gristops.backup.replicate import (
+    CHECK_INTERVAL,
+    databases,
+    replica_for,
+    replicate_once,
+    run_replication,
+)
+from gristops.backup.replication_status import ReplicationStatus, read_status
+from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.config import Config
+from gristops.errors import BadRequest
+from gristops.observe.logging import configure_logging
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "never"
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _lag(seconds: float) -> str:
+    return "never replicated" if math.isinf(seconds) else f"{seconds:.1f} s"
+
+
+def _rows(status: ReplicationStatus) -> list[dict[str, Any]]:
+    now = time.time()
+    return [
+        {
+            "db": db.name,
+            "path": db.path,
+            "replica": db.replica,
+            "txid": db.txid,
+            "replicated_at": db.replicated_at,
+            "lag_seconds": None if math.isinf(lag) else round(lag, 3),
+        }
+        for db in status.databases
+        for lag in (status.lag(db, now),)
+    ]
+
+
+def _show(status: ReplicationStatus, json: bool) -> None:
+    rows = _rows(status)
+    running = status.fresh(time.time())
+    if json:
+        emit_json({"running": running, "checked_at": status.checked_at, "databases": rows})
+        return
+    out.print(
+        f"replication {'running' if running else 'not running'}; "
+        f"last checked {_when(status.checked_at)}"
+    )
+    table = Table("db", "replicated up to", "lag", "replica", box=None)
+    for row in rows:
+        lag = math.inf if row["lag_seconds"] is None else row["lag_seconds"]
+        table.add_row(row["db"], _when(row["replicated_at"]), _lag(lag), row["replica"])
+    out.print(table)
+
+
+def _status(cfg: Config, json: bool) -> None:
+    replica_for(cfg)  # a clear error when replication is not configured
+    status = read_status(cfg)
+    if status is None:
+        if json:
+            emit_json({"running": False, "checked_at": None, "databases": []})
+        else:
+            out.print("replication has not run here yet: start `gristops replicate`")
+        return
+    _show(status, json)
+
+
+def _serve(cfg: Config, interval: float) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    names = sorted(databases(cfg))
+    out.print(
+        f"replicating {len(names)} database(s) to {replica_for(cfg).describe('')}: "
+        f"{', '.join(names)}"
+    )
+    run_replication(cfg, stop, interval=interval)
+    out.print("replication stopped")
+
+
+def replicate(
+    once: Annotated[
+        bool, typer.Option("--once", help="Sync every database once and exit.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Show each database's replicated position and lag.")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(help="Seconds between checks of the replicas' positions.", min=0.2),
+    ] = CHECK_INTERVAL,
+    config: ConfigOption = DEFAULT_CONFIG,
+    json: JsonOption = False,
+) -> None:
+    """Replicate every document and the state DB continuously with Litestream (until stopped)."""
+    if once and status:
+        raise BadRequest("--once and --status do not go together", "pick one")
+    cfg = load(config)
+    configure_logging(cfg.log.level, cfg.log.json_lines)
+    if status:
+        _status(cfg, json)
+    elif once:
+        # Just synced: show the positions as live, not as a stopped service's.
+        _show(replace(replicate_once(cfg), running=True), json)
+    else:
+        _serve(cfg, interval)
