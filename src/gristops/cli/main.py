@@ -21,6 +21,7 @@ from gristops.cli import (
     init_cmd,
     install_cmd,
     logs_cmd,
+    replicate_cmd,
     serve_cmd,
     users_cmd,
 )
@@ -39,6 +40,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(backup_cmd.app, name="backup")
 app.command("init")(init_cmd.init)
+app.command("replicate")(replicate_cmd.replicate)
 app.command("serve")(serve_cmd.serve)
 app.command("logs")(logs_cmd.logs)
 app.command("agent")(agent_cmd.agent)
