@@ -142,4 +142,25 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "CREATE INDEX agent_runs_job ON agent_runs (job, finished_at)",
     ),
+    # 5: tls: how each certificate was issued (CA, names, method) so renewal
+    # replays it, and the outcome of the last attempt.
+    (
+        """
+        CREATE TABLE tls_certificates (
+            name            TEXT PRIMARY KEY,
+            domains         TEXT NOT NULL,
+            directory_url   TEXT NOT NULL,
+            method          TEXT NOT NULL,
+            account_url     TEXT,
+            serial          TEXT,
+            not_before      REAL,
+            not_after       REAL,
+            issued_at       REAL,
+            ari_renew_at    REAL,
+            last_attempt_at REAL,
+            last_outcome    TEXT CHECK (last_outcome IN ('issued', 'renewed', 'failed')),
+            last_error      TEXT
+        )
+        """,
+    ),
 )
