@@ -28,6 +28,7 @@ OPS_MODULES: tuple[str, ...] = (
     "gristops.backup.replication_metrics",
     "gristops.edge.tls_metrics",
     "gristops.deploy.metrics",
+    "gristops.observe.agent_metrics",
 )
 
 
