@@ -12,6 +12,7 @@ from gristops.backup.targets import TargetError, open_target
 from gristops.backup.targets.s3 import S3Target
 from gristops.config.backup import S3TargetConfig
 from tests.gateway_harness import free_port
+from tests.integration.backup_support import cli, cli_json, install
 from tests.support.seaweed import Seaweed, seaweed
 from tests.support.target_contract import check_round_trip
 
@@ -108,3 +109,30 @@ def test_unreachable_endpoint_fails_quickly(tmp_path: Path) -> None:
     assert "offsite" in str(down.value) and "endpoint_url" in down.value.hint
     # Bounded retries: the run goes on to the other targets instead of hanging.
     assert time.monotonic() - started < 30
+
+
+def test_backup_run_goes_on_past_an_unreachable_s3_target(
+    seaweed: Seaweed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_S3_KEY", seaweed.access_key)
+    monkeypatch.setenv("TEST_S3_SECRET", seaweed.secret_key)
+    keys = "access_key_id: '${TEST_S3_KEY}', secret_access_key: '${TEST_S3_SECRET}'"
+    extra = (
+        "backup:\n"
+        "  encryption: {passphrase: '${GRISTOPS_BACKUP_PASSPHRASE}'}\n"
+        "  targets:\n"
+        "    disk: {kind: local, path: backups}\n"
+        f"    offsite: {{kind: s3, endpoint_url: '{seaweed.endpoint}', "
+        f"bucket: {seaweed.make_bucket()}, {keys}}}\n"
+        f"    down: {{kind: s3, endpoint_url: 'http://127.0.0.1:{free_port()}', "
+        f"bucket: gone, {keys}}}\n"
+    )
+    config = install(tmp_path, extra)
+    result = cli(config, "run")
+    assert result.returncode == 1
+    failed = [ln for ln in result.stderr.splitlines() if ln.startswith("error: target")]
+    assert len(failed) == 1 and "down" in failed[0] and "cannot reach" in failed[0]
+    assert seaweed.secret_key not in result.stderr
+    assert "disk: ok" in result.stdout and "offsite: ok" in result.stdout
+    verified = cli_json(config, "verify", "--target", "offsite")
+    assert [v["ok"] for v in verified] == [True]
