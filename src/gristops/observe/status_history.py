@@ -103,6 +103,14 @@ class RequestHistory:
             self._minutes.append((minute, Totals()))
         self._minutes[-1][1].add(delta)
 
+    def span(self, now: float, shortest: int, longest: int) -> int:
+        """Minutes since the first sample, within [shortest, longest]: a chart for a process
+        that started ten minutes ago is not three hours of nothing."""
+        if not self._minutes:
+            return shortest
+        recorded = int(now // 60) - self._minutes[0][0] // 60 + 1
+        return max(shortest, min(longest, recorded))
+
     def series(self, now: float, minutes: int) -> list[dict[str, float | None]]:
         """One point per minute for the last `minutes`, oldest first; quiet minutes are zeros."""
         by_minute = dict(self._minutes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gristops.observe.metrics import create_metrics
-from gristops.observe.status_history import RequestHistory, quantile, read_totals
+from gristops.observe.status_history import RequestHistory, Totals, quantile, read_totals
 
 T0 = 1_800_000_000.0  # the start of a minute
 
@@ -53,3 +53,11 @@ def test_quantile_interpolates_within_a_bucket() -> None:
     assert quantile(0.5, buckets) == 0.1
     assert quantile(0.75, buckets) == 0.15000000000000002
     assert quantile(0.95, {}) is None
+
+
+def test_charts_span_from_the_first_sample_within_bounds() -> None:
+    history = RequestHistory(minutes=600)
+    assert history.span(T0, 30, 180) == 30
+    history.record(Totals(), T0)
+    assert history.span(T0 + 45 * 60, 30, 180) == 46
+    assert history.span(T0 + 500 * 60, 30, 180) == 180

@@ -34,6 +34,7 @@ from gristops.observe.status_ops import ops_data
 
 ADMIN_ROLE = "admin"
 CHART_MINUTES = 180
+CHART_MIN_MINUTES = 30
 _ASSETS = {"status.js": "text/javascript", "status.css": "text/css"}
 _HEADERS = {
     "Content-Security-Policy": (
@@ -107,7 +108,9 @@ async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]
         "generated_at": now,
         "version": __version__,
         "components": [*await _core_components(ctx), *ops_components(ctx.config, ops, now)],
-        "requests": history.series(now, CHART_MINUTES),
+        "requests": history.series(
+            now, history.span(now, CHART_MIN_MINUTES, CHART_MINUTES)
+        ),
         "ops": ops,
         "errors": errors,
     }

@@ -151,7 +151,8 @@ function frame(svg, points, max, unit) {
   for (const i of labels) {
     if (!points[i]) continue;
     const x = LEFT + (i + 0.5) * ((W - LEFT) / points.length);
-    svg.append(el("svg:text", { x, y: H - 4, "text-anchor": "middle" }, new Date(points[i].t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
+    const anchor = i === 0 ? "start" : i === points.length - 1 ? "end" : "middle";
+    svg.append(el("svg:text", { x, y: H - 4, "text-anchor": anchor }, new Date(points[i].t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
   }
   return { x: (i) => LEFT + (i + 0.5) * ((W - LEFT) / points.length), y: (v) => TOP + plotH * (1 - v / max), plotH };
 }
