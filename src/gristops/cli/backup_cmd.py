@@ -51,6 +51,10 @@ TargetOption = Annotated[
 SnapshotArg = Annotated[str, typer.Argument(help="Snapshot id, or 'latest'.")]
 
 
+class BackupFailed(GristopsError):
+    """At least one target did not get the snapshot."""
+
+
 class _Bars:
     """A Reporter drawing rich progress bars on stderr."""
 
@@ -142,13 +146,12 @@ def run(
                 out.print(f"  {o.target}: ok, {_mb(o.new_bytes)} new of {_mb(o.size)}")
             else:
                 out.print(f"  {o.target}: FAILED")
-    for o in result.outcomes:
-        if not o.ok:
-            err.print(
-                f"error: target {o.target}: {o.error}" + (f" (hint: {o.hint})" if o.hint else "")
-            )
-    if not result.ok:
-        raise typer.Exit(1)
+    failed = [o for o in result.outcomes if not o.ok]
+    if failed:
+        raise BackupFailed(
+            "\n".join(f"target {o.target}: {o.error}" for o in failed),
+            failed[0].hint or "fix the target; the other targets have the snapshot",
+        )
 
 
 def _listing(cfg: Config, state: StateDB) -> list[dict[str, Any]]:

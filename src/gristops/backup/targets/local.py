@@ -7,6 +7,7 @@ most a hidden `.tmp-*` file, which `list` never shows and `put` cleans up later.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -78,7 +79,8 @@ class LocalTarget:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the directory itself may be unusable
+                tmp.unlink(missing_ok=True)
             raise self._error("write", key, exc) from None
 
     def get(self, key: str) -> bytes:
