@@ -23,6 +23,7 @@ from gristops.cli import (
     logs_cmd,
     replicate_cmd,
     serve_cmd,
+    tls_cmd,
     users_cmd,
 )
 from gristops.cli.common import err
@@ -42,6 +43,7 @@ app.add_typer(backup_cmd.app, name="backup")
 app.command("init")(init_cmd.init)
 app.command("replicate")(replicate_cmd.replicate)
 app.command("serve")(serve_cmd.serve)
+app.add_typer(tls_cmd.app, name="tls")
 app.command("logs")(logs_cmd.logs)
 app.command("agent")(agent_cmd.agent)
 app.add_typer(install_cmd.app, name="install")

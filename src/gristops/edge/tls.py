@@ -11,6 +11,7 @@ the old one serving. A batch goes on past one failure and reports each result.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,13 @@ from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.tls")
 Result = Literal["issued", "renewed", "not-due", "failed"]
+Progress = Callable[[str], None]
+
+
+class TlsFailed(GristopsError):
+    """At least one certificate could not be obtained; the others were still handled."""
+
+    exit_code = 7
 
 
 @dataclass(frozen=True)
@@ -93,20 +101,33 @@ class CertificateManager:
             name, outcome, f"valid until {info.not_after:%Y-%m-%d %H:%M} UTC", info.not_after
         )
 
-    def issue(self, only: tuple[str, ...] = ()) -> list[CertResult]:
+    def issue(
+        self, only: tuple[str, ...] = (), progress: Progress | None = None
+    ) -> list[CertResult]:
         """Obtain each configured certificate (or those named in `only`) from the configured CA."""
         wanted = [d for d in self.config.edge.tls_domains if not only or d[0] in only]
-        results = [
-            self.obtain(domains, self.config.edge.acme_directory_url, renewal=False)
-            for domains in wanted
-        ]
+        results = []
+        for domains in wanted:
+            if progress:
+                progress(domains[0])
+            results.append(self.obtain(domains, self.config.edge.acme_directory_url, renewal=False))
         self._reload_if_changed(results)
         return results
 
-    def renew(self, *, force: bool = False, now: dt.datetime | None = None) -> list[CertResult]:
+    def renew(
+        self,
+        *,
+        force: bool = False,
+        now: dt.datetime | None = None,
+        progress: Progress | None = None,
+    ) -> list[CertResult]:
         """Renew each certificate that is due (all with `force`); issue missing ones."""
         now = now or dt.datetime.now(dt.UTC)
-        results = [self._renew_one(domains, force, now) for domains in self.config.edge.tls_domains]
+        results = []
+        for domains in self.config.edge.tls_domains:
+            if progress:
+                progress(domains[0])
+            results.append(self._renew_one(domains, force, now))
         self._reload_if_changed(results)
         return results
 
@@ -155,3 +176,13 @@ def reload_edge(config: Config, state: StateDB) -> bool:
     if not nginx.apply(render(config, upstream_port=port, web_root=web_root)):
         nginx.reload()
     return True
+
+
+def raise_for_failures(results: list[CertResult]) -> None:
+    """TlsFailed naming every failed certificate (after all of them were tried)."""
+    failed = [r for r in results if r.result == "failed"]
+    if failed:
+        raise TlsFailed(
+            "\n".join(f"certificate {r.name}: {r.detail}" for r in failed),
+            "the previous certificates keep serving; fix the cause and run `gristops tls renew`",
+        )
