@@ -74,8 +74,9 @@ class Agent:
 
     def _start(self, job: JobSpec, stop: threading.Event) -> None:
         def work() -> None:
+            ran = False
             try:
-                self.runner.run_if_due(job, stop)
+                ran = self.runner.run_if_due(job, stop) is not None
             except Exception:  # a bug in one run must not end the agent
                 log.exception("job run failed in the agent", job=job.name)
             finally:
@@ -83,7 +84,7 @@ class Agent:
                 # another process still runs has no new start yet: try again later.
                 now = time.time()
                 due = due_at(job, last_started(self.state, job.name) or now, now)
-                self._due[job.name] = due if due > now else now + BUSY_RETRY
+                self._due[job.name] = due if ran or due > now else now + BUSY_RETRY
 
         # Not due again until this run has rescheduled it.
         self._due[job.name] = float("inf")

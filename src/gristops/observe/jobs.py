@@ -160,6 +160,8 @@ class JobRunner:
             [sys.executable, "-m", "gristops", *job.command],
             log_path=out_path,
             env={"GRISTOPS_CONFIG": str(self.config_path), "GRISTOPS_JOB": job.name},
+            # Verbs find the config through GRISTOPS_CONFIG, or as gristops.yaml beside it.
+            cwd=self.config_path.parent,
             stop_timeout=30,
         )
         started = time.time()

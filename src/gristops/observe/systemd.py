@@ -45,7 +45,7 @@ def _hardening(config: Config, opts: UnitOptions, bind_low_port: bool = False) -
     paths = [*writable, opts.config_path, opts.executable]
     under_home = any(str(p).startswith(("/home/", "/root/", "/run/user/")) for p in paths)
     # A private /tmp would hide a data_dir or config kept under /tmp.
-    under_tmp = any(str(p).startswith(("/tmp/", "/var/tmp/")) for p in paths)
+    under_tmp = any(str(p).startswith(("/tmp/", "/var/tmp/")) for p in paths)  # noqa: S108
     caps = "CAP_NET_BIND_SERVICE" if bind_low_port else ""
     lines = [
         f"User={opts.user}",
