@@ -9,6 +9,7 @@ import typer
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.errors import GristopsError
+from gristops.observe.logging import configure_logging
 from gristops.observe.stack import check_stack, write_stack
 from gristops.runtime.process import find_program
 
@@ -41,6 +42,9 @@ def render(
 ) -> None:
     """Write prometheus.yml, the alert rules, alertmanager.yml and the Grafana dashboards."""
     cfg = load(config)
+    configure_logging(
+        cfg.log.level, cfg.log.json_lines
+    )  # logs on stderr: stdout stays clean for --json
     target = out_dir or cfg.data_dir / "observe"
     written = write_stack(cfg, target, alert_for)
     checks: list[str] = []

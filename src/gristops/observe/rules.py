@@ -16,7 +16,8 @@ import yaml
 from gristops.config import Config
 
 RULES_FILE = "gristops.rules.yaml"
-TESTS_FILE = "gristops.rules.test.yaml"
+# promtool tests of the rule file; the day-scale alerts evaluate on a coarser step.
+TEST_FILES = ("gristops.rules.test.yaml", "gristops.rules.days.test.yaml")
 _PLACEHOLDER = re.compile(r"%\{([a-z0-9_]+)\}")
 # Burn rates of the two pages of the multi-window alert (Google SRE workbook, ch. 5).
 FAST_BURN = 14.4
