@@ -21,6 +21,7 @@ from gristops.cli import (
     init_cmd,
     install_cmd,
     logs_cmd,
+    observe_cmd,
     replicate_cmd,
     serve_cmd,
     tls_cmd,
@@ -40,6 +41,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(observe_cmd.app, name="observe")
 app.command("init")(init_cmd.init)
 app.command("replicate")(replicate_cmd.replicate)
 app.command("serve")(serve_cmd.serve)
