@@ -71,7 +71,7 @@ class LokiPusher:
     def push(self, entries: list[LogEntry], stop: threading.Event) -> bool:
         """True once the batch is delivered (or refused for good); False if stopped first."""
         body = push_payload(entries, self.host, time.time_ns())
-        delay = 1.0
+        delay = min(1.0, self.settings.max_backoff)
         while not stop.is_set():
             try:
                 response = self.client.post(self.url, json=body)
