@@ -58,7 +58,9 @@ def measure(root: Path, extra: str, seconds: float, rate: float) -> None:
         args = [sys.executable, "-m", "gristops", "replicate", "-c", str(root / "gristops.yaml")]
         replicate = Service("replicate", [*args, "--interval", "0.5"], log_path=root / "rep.log")
         with replicate:
-            while (status := read_status(config)) is None or not status.running:
+            while (status := read_status(config)) is None or not all(
+                db.txid is not None for db in status.databases
+            ):
                 time.sleep(0.1)
             token = gateway.login("admin@shop.test", "Admin!2024")
             acked: dict[int, float] = {}

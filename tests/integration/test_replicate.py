@@ -24,6 +24,7 @@ from gristops.backup.replicate import restore_point_in_time
 from gristops.backup.replication_metrics import metric_families
 from gristops.backup.replication_status import ReplicationStatus, read_status
 from gristops.config import Config, load_config
+from gristops.errors import GristopsError
 from gristops.runtime.process import Service
 from gristops.state.db import StateDB
 from tests.conftest import SHOP_GRIST
@@ -186,9 +187,12 @@ def test_new_documents_are_followed_and_restore_never_overwrites(tmp_path: Path)
 
     taken = tmp_path / "taken.grist"
     taken.write_bytes(b"mine")
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(GristopsError, match="already exists"):
         restore_point_in_time(config, "Second", None, taken)
     assert taken.read_bytes() == b"mine"
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    with pytest.raises(GristopsError, match="holds nothing at or before that time"):
+        restore_point_in_time(config, "Second", long_ago, tmp_path / "old.grist")
     restored = restore_point_in_time(config, "state.db", None, tmp_path / "state-copy.db")
     with sqlite3.connect(restored) as conn:
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)

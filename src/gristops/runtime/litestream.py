@@ -162,10 +162,12 @@ def restore(
             timeout=600,
         )
     except ExternalProgramError as exc:
-        if "no matching backup" in exc.message or "no snapshots" in exc.message:
+        nothing = ("no matching backup", "no snapshots", "timestamp does not exist")
+        if any(text in exc.message for text in nothing):
+            when = "at or before that time" if timestamp is not None else "yet"
             raise GristopsError(
-                f"the replica of {db_path.name} holds nothing at or before that time",
-                "pick a later time; `gristops replicate --status` shows what is replicated",
+                f"the replica of {db_path.name} holds nothing {when}",
+                "`gristops replicate --status` shows what is replicated and up to when",
             ) from None
         raise
 
