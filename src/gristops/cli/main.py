@@ -18,6 +18,9 @@ from gristops.cli import (
     agent_cmd,
     backup_cmd,
     config_cmd,
+    deploy_cmd,
+    dora_cmd,
+    edge_cmd,
     init_cmd,
     install_cmd,
     logs_cmd,
@@ -41,6 +44,9 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(users_cmd.app, name="users")
 app.add_typer(backup_cmd.app, name="backup")
+app.add_typer(edge_cmd.app, name="edge")
+app.add_typer(deploy_cmd.app, name="deploy")
+app.command("dora")(dora_cmd.dora)
 app.add_typer(observe_cmd.app, name="observe")
 app.command("init")(init_cmd.init)
 app.command("replicate")(replicate_cmd.replicate)

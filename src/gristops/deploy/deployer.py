@@ -110,10 +110,7 @@ class Deployer:
         )
         switched_after: float | None = None
         try:
-            self.step(f"installing {release.id} into {target}")
-            self.records.uninstalled(target)
-            web = slots.install(self.config, place, release)
-            self.records.installed(target, release, str(web) if web else None)
+            web = self._install(place, release)
             self._start_and_gate(place)
             self.step(f"switching the edge to {target}")
             point_edge(self.config, place, web)
@@ -134,6 +131,18 @@ class Deployer:
         return DeployResult(
             "success", release.id, target, None, switched_after, time.monotonic() - started
         )
+
+    def _install(self, place: SlotPlace, release: Release) -> Path | None:
+        """Install into the idle slot, unless it holds this release already (a quick re-deploy)."""
+        idle = self.records.slots().get(place.name)
+        if idle is not None and idle.release_id == release.id and place.python.exists():
+            self.step(f"{release.id} is already installed in {place.name}")
+            return _web_root(idle)
+        self.step(f"installing {release.id} into {place.name}")
+        self.records.uninstalled(place.name)
+        web = slots.install(self.config, place, release)
+        self.records.installed(place.name, release, str(web) if web else None)
+        return web
 
     def _start_and_gate(self, place: SlotPlace) -> None:
         self.step(f"starting {place.name} on port {place.port}")

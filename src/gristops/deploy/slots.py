@@ -82,7 +82,8 @@ def install(config: Config, place: SlotPlace, release: Release) -> Path | None:
     run(
         [
             sys.executable, "-m", "pip", "--python", str(place.python), "install",
-            "--no-input", "--disable-pip-version-check", "--quiet", str(release.wheel),
+            "--no-input", "--disable-pip-version-check", "--quiet", "--no-compile",
+            str(release.wheel),
         ],
         timeout=config.deploy.install_timeout,
     )  # fmt: skip

@@ -1,0 +1,321 @@
+"""Blue-green deploys with real nginx, real slot venvs and real gateway processes.
+
+Releases are wheels of the current tree, written directly as wheel archives
+(no build backend needed) and installed into venvs that see the system's
+packages, so no dependency is downloaded. The bad releases are the same wheel
+with a few lines appended to the gateway's app factory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from gristops.config import Config, load_config
+from gristops.deploy import slots
+from gristops.deploy.deployer import Deployer
+from gristops.deploy.dora import compute
+from gristops.deploy.metrics import metric_families
+from gristops.deploy.records import SLOTS, DeployRecords
+from gristops.deploy.release import load_release
+from gristops.deploy.slots import SlotPlace
+from gristops.edge.nginx import Nginx
+from gristops.runtime import pids
+from gristops.state.db import StateDB
+from tests.conftest import SHOP_GRIST
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+FACTORY_WRAP = """
+
+_release_factory = app_factory
+
+
+def app_factory() -> FastAPI:  # a test release: {why}
+    from fastapi.responses import JSONResponse
+    from starlette.middleware import Middleware
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    async def fault(request, call_next):  # type: ignore[no-untyped-def]
+        if request.url.path.startswith("{prefix}"):
+            return JSONResponse({{"error": "injected"}}, status_code={status})
+        return await call_next(request)
+
+    app = _release_factory()
+    # Innermost, so the gateway's own metrics count these answers.
+    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=fault))
+    return app
+"""
+
+
+def build_wheel(out: Path, extra: dict[str, str] | None = None) -> Path:
+    """A gristops wheel of the working tree, with `extra` text appended to some files."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name, version = project["name"], project["version"]
+    dist = f"{name}-{version}.dist-info"
+    files: dict[str, bytes] = {}
+    package = ROOT / "src" / "gristops"
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            files[str(path.relative_to(package.parent))] = path.read_bytes()
+    for rel, text in (extra or {}).items():
+        files[rel] += text.encode()
+    requires = "".join(f"Requires-Dist: {dep}\n" for dep in project["dependencies"])
+    files[f"{dist}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}".encode()
+    )
+    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = [
+        f"{rel},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+        for rel, data in files.items()
+    ]
+    files[f"{dist}/RECORD"] = ("\n".join([*record, f"{dist}/RECORD,,"]) + "\n").encode()
+    out.mkdir(parents=True, exist_ok=True)
+    wheel = out / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel, data in files.items():
+            archive.writestr(rel, data)
+    return wheel
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Env:
+    config: Config
+    deployer: Deployer
+    records: DeployRecords
+    good: list[Path]
+    not_ready: Path
+    errors_500: Path
+
+    @property
+    def edge(self) -> str:
+        return f"https://127.0.0.1:{self.config.edge.https_port}"
+
+    def stop_all(self) -> None:
+        for name in SLOTS:
+            slots.stop(self.config, SlotPlace.of(self.config, name))
+        Nginx(self.config).stop()
+
+
+@dataclass
+class Traffic:
+    """Client loops through nginx; a failure is a transport error or an unexpected status.
+
+    Like browsers (RFC 9112 9.3.1), a client retries an idempotent request once
+    when the server closed a kept-alive connection before answering: an old
+    nginx worker closes its idle connections at a reload, and a request can
+    cross that close on the wire. Those retries are counted apart.
+    """
+
+    base: str
+    clients: int = 4
+    ok: int = 0
+    retried: int = 0
+    failures: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    expected: frozenset[int] = frozenset({200, 401})
+
+    def _loop(self) -> None:
+        with httpx.Client(verify=False, timeout=10.0) as client:
+            for _ in range(100_000):  # bounded; ends when told
+                if self.stop.is_set():
+                    return
+                for path in ("/health", "/api/docs/Shop/tables/Products/records"):
+                    try:
+                        try:
+                            status = client.get(f"{self.base}{path}").status_code
+                        except httpx.RemoteProtocolError:
+                            self.retried += 1
+                            status = client.get(f"{self.base}{path}").status_code
+                    except httpx.HTTPError as exc:
+                        self.failures.append(f"{path}: {type(exc).__name__}: {exc}")
+                        continue
+                    self.statuses[status] = self.statuses.get(status, 0) + 1
+                    if status in self.expected:
+                        self.ok += 1
+                    else:
+                        self.failures.append(f"{path}: {status}")
+                time.sleep(0.01)
+
+    def __enter__(self) -> Traffic:
+        self.threads = [threading.Thread(target=self._loop) for _ in range(self.clients)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    root = tmp_path_factory.mktemp("deploy")
+    (root / "data" / "docs").mkdir(parents=True)
+    shutil.copyfile(SHOP_GRIST, root / "data" / "docs" / "Shop.grist")
+    settings = {
+        "data_dir": str(root / "data"),
+        "grist": {"document_id": "Shop"},
+        "server": {"graceful_timeout": 5},
+        "edge": {
+            "listen_address": "127.0.0.1",
+            "http_port": free_port(),
+            "https_port": free_port(),
+            "worker_user": "root",
+        },
+        "deploy": {
+            "blue_port": free_port(),
+            "green_port": free_port(),
+            "watch_seconds": 1.5,
+            "ready_timeout": 4,
+            "system_site_packages": True,
+            "smoke": [{"path": "/health"}, {"path": "/api/docs/Shop/tables", "status": 401}],
+        },
+    }
+    (root / "gristops.yaml").write_text(yaml.safe_dump(settings))
+    config = load_config(root / "gristops.yaml")
+    state = StateDB(config.state_path)
+    wrap = "gristops/gateway/app.py"
+    env = Env(
+        config=config,
+        deployer=Deployer(config, state),
+        records=DeployRecords(state),
+        good=[
+            build_wheel(root / "r1"),
+            build_wheel(root / "r2", {"gristops/__init__.py": "\n# release 2\n"}),
+        ],
+        not_ready=build_wheel(
+            root / "not-ready",
+            {wrap: FACTORY_WRAP.format(why="never ready", prefix="/ready", status=503)},
+        ),
+        errors_500=build_wheel(
+            root / "errors",
+            {
+                wrap: FACTORY_WRAP.format(
+                    why="records answer 500", prefix="/api/docs/Shop/tables/", status=500
+                )
+            },
+        ),
+    )
+    try:
+        first = env.deployer.deploy(load_release(env.good[0]), actor="tests")
+        assert first.outcome == "success", first.reason
+        yield env
+    finally:
+        env.stop_all()
+
+
+def _active_release(env: Env) -> str | None:
+    active = env.records.active()
+    return active.release_id if active else None
+
+
+def test_deploys_under_load_lose_no_request(env: Env) -> None:
+    releases = [load_release(w) for w in env.good]
+    with Traffic(env.edge) as traffic:
+        for n in range(4):
+            wanted = releases[(n + 1) % 2]
+            result = env.deployer.deploy(wanted, actor="tests")
+            assert result.outcome == "success", result.reason
+            assert _active_release(env) == wanted.id
+    assert traffic.failures == []
+    assert traffic.ok > 100
+
+
+def test_same_release_again_is_a_no_op(env: Env) -> None:
+    active = env.records.active()
+    assert active is not None
+    current = next(w for w in env.good if load_release(w).id == active.release_id)
+    before = len(env.records.history())
+    assert env.deployer.deploy(load_release(current), actor="tests").outcome == "unchanged"
+    assert len(env.records.history()) == before
+
+
+def test_release_failing_ready_never_gets_traffic(env: Env) -> None:
+    before = _active_release(env)
+    bad = load_release(env.not_ready)
+    with Traffic(env.edge, clients=2) as traffic:
+        result = env.deployer.deploy(bad, actor="tests")
+    assert result.outcome == "failed"
+    assert "/ready" in (result.reason or "")
+    assert _active_release(env) == before
+    entry = env.records.history(limit=1)[0]
+    assert entry.switched_at is None and entry.outcome == "failed"
+    assert traffic.failures == [] and 503 not in traffic.statuses
+    assert not slots.running(SlotPlace.of(env.config, result.slot or "blue"))
+
+
+def test_release_answering_500s_is_rolled_back_within_the_watch(env: Env) -> None:
+    before = _active_release(env)
+    bad = load_release(env.errors_500)
+    with Traffic(env.edge, clients=2, expected=frozenset({200, 401, 500})):
+        result = env.deployer.deploy(bad, actor="tests")
+    assert result.outcome == "rolled_back"
+    assert "error rate" in (result.reason or "")
+    assert _active_release(env) == before
+    # Users are served by the previous release again.
+    answer = httpx.get(f"{env.edge}/api/docs/Shop/tables/Products/records", verify=False)
+    assert answer.status_code == 401
+
+
+def test_kill_9_of_the_active_slot_is_restarted(env: Env) -> None:
+    active = env.records.active()
+    assert active is not None
+    place = SlotPlace.of(env.config, active.slot)
+    victim = pids.read_pid(place.serve_pid)
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        replacement = pids.read_pid(place.serve_pid)
+        if replacement not in (None, victim):
+            try:
+                if httpx.get(f"{env.edge}/health", verify=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+        assert time.monotonic() < deadline, "the slot was not restarted"
+        time.sleep(0.1)
+    assert int(place.restarts.read_text()) >= 1
+
+
+def test_rollback_restores_the_previous_release_and_counts_as_a_failed_change(env: Env) -> None:
+    installed = env.records.slots()
+    active = env.records.active()
+    assert active is not None
+    previous = next(r for r in installed.values() if not r.active)
+    result = env.deployer.rollback(actor="tests")
+    assert result.outcome == "success"
+    assert _active_release(env) == previous.release_id
+    dora = compute(env.records)
+    assert dora.change_failure_rate is not None and dora.change_failure_rate > 0
+    assert dora.recovery_time_seconds is not None
+    families = {f.name: f for f in metric_families(env.config, env.records.state)}
+    outcomes = {s.labels["outcome"]: s.value for s in families["gristops_deploys"].samples}
+    assert outcomes["rolled_back"] >= 1 and outcomes["failed"] >= 1 and outcomes["success"] >= 5
+    slot_info = families["gristops_deploy_active_slot_info"].samples[0].labels
+    assert slot_info == {"slot": previous.slot, "release": previous.release_id}
