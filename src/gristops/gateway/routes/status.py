@@ -108,9 +108,7 @@ async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]
         "generated_at": now,
         "version": __version__,
         "components": [*await _core_components(ctx), *ops_components(ctx.config, ops, now)],
-        "requests": history.series(
-            now, history.span(now, CHART_MIN_MINUTES, CHART_MINUTES)
-        ),
+        "requests": history.series(now, history.span(now, CHART_MIN_MINUTES, CHART_MINUTES)),
         "ops": ops,
         "errors": errors,
     }
