@@ -90,8 +90,14 @@ def _https_certificates(directory: Path) -> tuple[Path, Path, Path]:
 
 
 @contextmanager
-def pebble(directory: Path, http_port: int, validity_seconds: int = 6 * 86400) -> Iterator[Pebble]:
-    """Run Pebble issuing `validity_seconds` certificates, checking HTTP-01 on `http_port`."""
+def pebble(
+    directory: Path,
+    http_port: int,
+    validity_seconds: int = 6 * 86400,
+    blocked: tuple[str, ...] = (),
+) -> Iterator[Pebble]:
+    """Run Pebble issuing `validity_seconds` certificates, checking HTTP-01 on `http_port`;
+    it refuses orders for the `blocked` names."""
     directory.mkdir(parents=True, exist_ok=True)
     ca, cert, key = _https_certificates(directory)
     api, management = free_port(), free_port()
@@ -106,6 +112,7 @@ def pebble(directory: Path, http_port: int, validity_seconds: int = 6 * 86400) -
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
             "certificateValidityPeriod": validity_seconds,
+            "domainBlocklist": list(blocked),
         }
     }
     config_file = directory / "pebble-config.json"
@@ -115,18 +122,19 @@ def pebble(directory: Path, http_port: int, validity_seconds: int = 6 * 86400) -
     management_url = f"https://127.0.0.1:{management}"
 
     def ready() -> bool:
-        with urlopen(directory_url, context=context, timeout=1) as answer:  # noqa: S310
+        with urlopen(directory_url, context=context, timeout=1) as answer:
             return bool(answer.status == 200)
 
     service = Service(
         "pebble",
         ["pebble", "-config", str(config_file)],
         log_path=directory / "pebble.log",
-        env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+        # No authorization reuse: every order is validated, so a broken webroot shows.
+        env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
     )
     try:
         service.start(ready=ready, timeout=20)
-        with urlopen(f"{management_url}/roots/0", context=context, timeout=5) as answer:  # noqa: S310
+        with urlopen(f"{management_url}/roots/0", context=context, timeout=5) as answer:
             root = answer.read()
         yield Pebble(directory_url, management_url, ca, root, http_port)
     finally:
@@ -149,5 +157,5 @@ def webroot_server(webroot: Path, port: int) -> Iterator[None]:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         pass

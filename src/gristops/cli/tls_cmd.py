@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from gristops.config import Config
 from gristops.edge.tls import CertificateManager, CertResult, raise_for_failures
 from gristops.edge.tls_status import certificate_status
 from gristops.errors import ConfigError
+from gristops.observe.logging import configure_logging
 from gristops.state.db import StateDB
 
 app = typer.Typer(
@@ -25,6 +27,12 @@ NamesArg = Annotated[
     list[str] | None,
     typer.Argument(help="Certificates to issue, by first name (default: all of edge.tls_domains)."),
 ]
+
+
+def _load(path: Path) -> Config:
+    cfg = load(path)
+    configure_logging(cfg.log.level, cfg.log.json_lines)
+    return cfg
 
 
 def _need_domains(cfg: Config) -> None:
@@ -82,7 +90,7 @@ def issue(
     names: NamesArg = None, config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False
 ) -> None:
     """Obtain certificates now from edge.acme_directory_url, then reload a running nginx."""
-    cfg = load(config)
+    cfg = _load(config)
     _need_domains(cfg)
     known = {d[0] for d in cfg.edge.tls_domains}
     unknown = sorted(set(names or ()) - known)
@@ -109,7 +117,7 @@ def renew(
 
     Due: a third of the lifetime left (edge.tls_renew_fraction), or the CA's ARI window.
     """
-    cfg = load(config)
+    cfg = _load(config)
     _need_domains(cfg)
     manager = CertificateManager(cfg, StateDB(cfg.state_path))
     with _progress(len(cfg.edge.tls_domains), as_json) as step:
@@ -120,7 +128,7 @@ def renew(
 @app.command("status")
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Each certificate: issuer, days left, when renewal is due, the last attempt."""
-    cfg = load(config)
+    cfg = _load(config)
     now = dt.datetime.now(dt.UTC)
     found = certificate_status(cfg, StateDB(cfg.state_path))
     if as_json:
