@@ -1,8 +1,8 @@
 """The status page on a real gateway (uvicorn subprocess), drawn by headless Chromium.
 
 Chromium is driven over the DevTools protocol: the test logs in through the
-page's own form, waits for the charts to have bars, and saves a screenshot to
-docs/status-page.png.
+page's own form, waits for the charts to have bars, and saves a screenshot
+(to docs/status-page.png with GRISTOPS_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -230,7 +230,10 @@ def test_the_page_logs_in_and_draws_charts_after_traffic(gateway: str, browser: 
     assert "1.8.2" in browser.eval("document.getElementById('deploys').innerText")
     assert browser.eval("sessionStorage.getItem('gristops.status.token') !== null")
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-    SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+    png = base64.b64decode(shot["data"])
+    assert png.startswith(b"\x89PNG")
+    if os.environ.get("GRISTOPS_UPDATE_SCREENSHOTS"):
+        SCREENSHOT.write_bytes(png)
     # A reload keeps the login for this tab; logging out forgets it.
     browser.eval("document.getElementById('logout').click(); true")
     assert browser.wait_for("!document.getElementById('login').hidden")
