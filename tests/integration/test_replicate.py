@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gristops.backup.replicate import restore_point_in_time
+from gristops.backup.replicate import replicate_once, restore_in_place, restore_point_in_time
 from gristops.backup.replication_metrics import metric_families
 from gristops.backup.replication_status import ReplicationStatus, read_status
 from gristops.config import Config, load_config
@@ -182,6 +182,8 @@ def test_new_documents_are_followed_and_restore_never_overwrites(tmp_path: Path)
         status = wait_for(
             config, lambda s: "Second" in {d.name for d in s.databases} and caught_up(s), service
         )
+        with pytest.raises(GristopsError, match="must be stopped"):
+            restore_in_place(config, "Second", None)
     assert (tmp_path / "data/backups/replication/Second/ltx").is_dir()
     assert {d.name for d in status.databases} == {"Shop", "Second", "state.db"}
 
@@ -229,3 +231,48 @@ def test_replication_off_is_one_clear_line(tmp_path: Path) -> None:
     result = cli("replicate", "--status", "-c", str(tmp_path / "gristops.yaml"))
     assert result.returncode != 0
     assert "replication is off" in result.stderr and "backup.replicate.targets" in result.stderr
+
+
+def add_directly(doc: Path, name: str) -> None:
+    with sqlite3.connect(doc, timeout=10) as conn:
+        conn.execute("INSERT INTO Products (name) VALUES (?)", (name,))
+
+
+def test_backup_restore_point_in_time_in_place_and_to_a_directory(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, LOCAL_BACKUP)
+    copy_shop(tmp_path)
+    doc = tmp_path / "data/docs/Shop.grist"
+    config = load_config(config_path)
+    replicate_once(config)
+    add_directly(doc, "kept-row")
+    replicate_once(config)
+    time.sleep(1.2)
+    between = datetime.now(UTC).isoformat()
+    time.sleep(1.2)
+    add_directly(doc, "later-row")
+    replicate_once(config)
+
+    restore = ("backup", "restore", "--point-in-time", between, "--doc", "Shop")
+    copied = cli(*restore, "--to", str(tmp_path / "out"), "--json", "-c", str(config_path))
+    assert copied.returncode == 0, copied.stderr
+    assert "later-row" in product_names(doc)
+    assert "later-row" not in product_names(tmp_path / "out/Shop.grist")
+
+    in_place = cli(*restore, "--json", "-c", str(config_path))
+    assert in_place.returncode == 0, in_place.stderr
+    [placed] = json.loads(in_place.stdout)["files"]
+    names = product_names(doc)
+    assert "kept-row" in names and "later-row" not in names
+    assert "later-row" in product_names(Path(placed["previous"]))
+
+    # Replication goes on from the restored document.
+    add_directly(doc, "after-restore")
+    replicate_once(config)
+    latest = restore_point_in_time(config, "Shop", None, tmp_path / "l.grist")
+    assert {"kept-row", "after-restore"} <= product_names(latest)
+    assert "later-row" not in product_names(latest)
+
+    unclear = cli(
+        "backup", "restore", "--point-in-time", "yesterday", "--doc", "Shop", "-c", str(config_path)
+    )
+    assert unclear.returncode != 0 and "not an ISO 8601 time" in unclear.stderr

@@ -14,6 +14,7 @@ fight Litestream: `plan()` refuses such documents.
 from __future__ import annotations
 
 import re
+import secrets
 import tempfile
 import threading
 import time
@@ -28,9 +29,11 @@ from gristops.backup.replication_status import (
     DatabaseStatus,
     ReplicationStatus,
     mark_stopped,
+    read_status,
     workdir,
     write_status,
 )
+from gristops.backup.swap import swap_into_place
 from gristops.config import Config
 from gristops.config.backup import LocalTargetConfig, S3TargetConfig
 from gristops.config.model import DOC_ID_PATTERN
@@ -280,3 +283,25 @@ def restore_point_in_time(
         "restored from replica", db=doc_id, at=timestamp.isoformat() if timestamp else "latest"
     )
     return out_path
+
+
+def restore_in_place(config: Config, doc_id: str, timestamp: datetime | None) -> Path | None:
+    """Replace the live document `doc_id` by its replica as of `timestamp`.
+
+    Returns where the previous file was kept (`<doc>.grist.pre-restore`), or
+    None when there was none. Refused while `gristops replicate` runs: Litestream
+    would go on from the replaced file's position.
+    """
+    status = read_status(config)
+    if status is not None and status.fresh(time.time()):
+        raise GristopsError(
+            "gristops replicate is running; it must be stopped to restore a document in place",
+            "stop it, restore, then start it again (it snapshots the restored document)",
+        )
+    live = document_path(config, doc_id)
+    staged = live.parent / f".{doc_id}.point-in-time-{secrets.token_hex(4)}.grist"
+    try:
+        restore_point_in_time(config, doc_id, timestamp, staged)
+        return swap_into_place(staged, live)
+    finally:
+        staged.unlink(missing_ok=True)

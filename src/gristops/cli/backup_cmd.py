@@ -36,6 +36,7 @@ from gristops.backup.verify import (
     verify_snapshot,
 )
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
+from gristops.cli.replicate_cmd import restore_from_replica
 from gristops.config import Config
 from gristops.errors import GristopsError, NotFound
 from gristops.observe.logging import configure_logging
@@ -48,7 +49,6 @@ app = typer.Typer(
 TargetOption = Annotated[
     str | None, typer.Option("--target", "-t", help="Only this target (backup.targets name).")
 ]
-SnapshotArg = Annotated[str, typer.Argument(help="Snapshot id, or 'latest'.")]
 
 
 class BackupFailed(GristopsError):
@@ -243,17 +243,30 @@ def verify(
 
 @app.command()
 def restore(
-    snapshot: SnapshotArg,
+    snapshot: Annotated[
+        str | None, typer.Argument(help="Snapshot id, or 'latest' (not with --point-in-time).")
+    ] = None,
     doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document.")] = None,
     to: Annotated[
         Path | None, typer.Option("--to", help="Write files under DIR; touch nothing live.")
     ] = None,
     target: TargetOption = None,
+    point_in_time: Annotated[
+        str | None,
+        typer.Option(
+            "--point-in-time",
+            help="From the continuous replica (gristops replicate) as of TIME, e.g. "
+            "2026-05-01T12:00:00Z; needs --doc.",
+        ),
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     json: JsonOption = False,
 ) -> None:
     """Restore documents (verified first, swapped in atomically), or every file --to DIR."""
     cfg = _load(config)
+    if snapshot is None or point_in_time is not None:
+        restore_from_replica(cfg, snapshot, point_in_time, doc or [], to, json)
+        return
     state = StateDB(cfg.state_path)
     archive, snapshot_id = _holding(cfg, snapshot, target)
     with _reporter(json) as reporter:

@@ -1,4 +1,5 @@
-"""`gristops replicate [--once|--status]`: continuous replication of the documents and state DB."""
+"""`gristops replicate [--once|--status]`: continuous replication of the documents and state DB,
+and `gristops backup restore --point-in-time` from that replica."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -16,9 +18,13 @@ from rich.table import Table
 
 from gristops.backup.replicate import (
     CHECK_INTERVAL,
+    STATE_DB,
     databases,
+    document_path,
     replica_for,
     replicate_once,
+    restore_in_place,
+    restore_point_in_time,
     run_replication,
 )
 from gristops.backup.replication_status import ReplicationStatus, read_status
@@ -126,3 +132,52 @@ def replicate(
         _show(replace(replicate_once(cfg), running=True), json)
     else:
         _serve(cfg, interval)
+
+
+def restore_from_replica(
+    cfg: Config,
+    snapshot: str | None,
+    when: str | None,
+    docs: list[str],
+    to: Path | None,
+    json: bool,
+) -> None:
+    """`gristops backup restore --point-in-time TIME --doc ID [--to DIR]`: from the replica."""
+    if snapshot is not None:
+        raise BadRequest("give a snapshot or --point-in-time, not both", "drop one of them")
+    if when is None:
+        raise BadRequest(
+            "no snapshot given", "give a snapshot id (or 'latest'), or --point-in-time TIME"
+        )
+    try:
+        at = datetime.fromisoformat(when)
+    except ValueError:
+        raise BadRequest(
+            f"--point-in-time {when!r} is not an ISO 8601 time", "e.g. 2026-05-01T12:00:00Z"
+        ) from None
+    if not docs:
+        raise BadRequest("--point-in-time needs --doc", "name each document to restore (doc id)")
+    files = []
+    for doc_id in docs:
+        if to is not None:
+            placed = restore_point_in_time(cfg, doc_id, at, to / _file_name(doc_id))
+            files.append({"doc": doc_id, "placed_at": str(placed), "previous": None})
+        else:
+            previous = restore_in_place(cfg, doc_id, at)
+            placed = document_path(cfg, doc_id)
+            files.append({"doc": doc_id, "placed_at": str(placed), "previous": _str(previous)})
+    if json:
+        emit_json({"point_in_time": at.isoformat(), "files": files})
+        return
+    out.print(f"restored from the replica as of {at.isoformat()}:")
+    for f in files:
+        kept = f" (previous kept as {f['previous']})" if f["previous"] else ""
+        out.print(f"  {f['placed_at']}{kept}")
+
+
+def _file_name(doc_id: str) -> str:
+    return doc_id if doc_id == STATE_DB else f"{doc_id}.grist"
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
