@@ -1,8 +1,11 @@
 """A backup target in a local directory: files 0600, directories 0700.
 
-A blob is written to a hidden temporary file beside its final name, fsynced,
-then renamed into place and the directory fsynced: a killed writer leaves at
-most a hidden `.tmp-*` file, which `list` never shows and `put` cleans up later.
+A blob is written to a hidden temporary file beside its final name, then
+renamed into place: a killed writer leaves at most a hidden `.tmp-*` file,
+which `list` never shows and a later `list` cleans up. Chunks are not fsynced
+one by one (that doubled the time of a backup); a snapshot's manifest is the
+commit record, so before a `snapshots/` blob is written everything is synced,
+and the manifest itself is fsynced with its directory.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from gristops.backup.targets.base import BlobNotFound, TargetError, TargetFull, 
 from gristops.config.backup import LocalTargetConfig
 
 _TMP = ".tmp-"
+_COMMIT_PREFIX = "snapshots/"
 # A temporary file older than this belongs to a writer that died.
 _STALE_TMP_SECONDS = 3600
 
@@ -59,25 +63,39 @@ class LocalTarget:
             except FileExistsError:
                 continue
 
+    @staticmethod
+    def _fsync(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _sync_all() -> None:
+        """Every earlier blob on disk before the manifest that references them."""
+        os.sync()
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         tmp = path.parent / f"{_TMP}{secrets.token_hex(8)}"
+        durable = key.startswith(_COMMIT_PREFIX)
         try:
             self._makedirs(path.parent)
+            if durable:
+                self._sync_all()
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            if durable:
+                self._fsync(path.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):  # the directory itself may be unusable
                 tmp.unlink(missing_ok=True)
