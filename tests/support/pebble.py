@@ -4,7 +4,7 @@ The Debian package lacks the certificates its example config names, so each
 start makes a throwaway CA and a server certificate (localhost, 127.0.0.1) for
 Pebble's own HTTPS. Pebble validates HTTP-01 challenges by fetching
 http://<domain>:`http_port`/.well-known/acme-challenge/<token>; tests point
-`http_port` at whatever serves the webroot (nginx, or `webroot_server`).
+`http_port` at the edge nginx, which serves the ACME webroot.
 Pebble's issuing root changes at every start: `root_pem` is fetched from its
 management interface. `pebble()` is a context manager that always stops it.
 """
@@ -12,12 +12,9 @@ management interface. `pebble()` is a context manager that always stops it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import http.server
 import ipaddress
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -139,23 +136,3 @@ def pebble(
         yield Pebble(directory_url, management_url, ca, root, http_port)
     finally:
         service.stop()
-
-
-@contextmanager
-def webroot_server(webroot: Path, port: int) -> Iterator[None]:
-    """Plain HTTP serving `webroot` on 127.0.0.1:`port`: the HTTP-01 responder without nginx."""
-    handler = functools.partial(QuietHandler, directory=str(webroot))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass

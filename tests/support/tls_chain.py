@@ -63,6 +63,10 @@ def make_chain(
         .add_extension(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
         )
+        .add_extension(  # ARI names a certificate by its issuer's key id and its serial
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
+            critical=False,
+        )
         .sign(inter_key, hashes.SHA256())
     )
     return Chain(_pem(leaf) + _pem(inter), key_pem)
