@@ -66,7 +66,7 @@ def ca() -> Iterator[AriCa]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_HEAD = do_GET  # noqa: N815 - the stdlib's naming
+        do_HEAD = do_GET
 
         def log_message(self, format: str, *args: object) -> None:
             pass
