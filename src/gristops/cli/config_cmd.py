@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 import yaml
 
-from gristops.cli.common import ConfigOption, JsonOption, emit_json, load, out
+from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.config.load import literal_secrets
 from gristops.config.sample import sample_yaml
 
@@ -15,7 +13,7 @@ app = typer.Typer(help="Validate or print gristops.yaml.", no_args_is_help=True)
 
 
 @app.command()
-def check(config: ConfigOption = Path("gristops.yaml"), json_out: JsonOption = False) -> None:
+def check(config: ConfigOption = DEFAULT_CONFIG, json_out: JsonOption = False) -> None:
     """Validate the config and report every problem at once."""
     cfg = load(config)
     raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}

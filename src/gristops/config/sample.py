@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from gristops.config.model import Config
 
@@ -27,13 +27,8 @@ _EXAMPLES: dict[str, Any] = {
 def _scalar(value: Any) -> str:
     if isinstance(value, SecretStr):
         value = "${GRIST_API_KEY:-}"
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, tuple):
-        value = list(value)
-    if value is None:
-        return "null"
-    return json.dumps(value, ensure_ascii=False)
+    # Models, paths and tuples inside defaults become plain JSON (valid YAML flow style).
+    return json.dumps(to_jsonable_python(value, by_alias=True), ensure_ascii=False)
 
 
 def _default(info: FieldInfo) -> Any:

@@ -23,9 +23,9 @@ from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gristops.gateway.routes import auth as auth_routes
-from gristops.gateway.routes import records, system
+from gristops.gateway.routes import records, status, system
 from gristops.gateway.tokens import TokenService
-from gristops.observe.logging import configure_logging
+from gristops.observe.logging import configure_process_logging
 from gristops.observe.metrics import create_metrics
 from gristops.state.db import StateDB
 from gristops.store.base import Store
@@ -119,6 +119,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(auth_routes.router)
     app.include_router(records.router)
+    app.include_router(status.router)
     if config.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -136,5 +137,5 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 def app_factory() -> FastAPI:
     """Zero-argument factory for `uvicorn --factory`: the config path comes from GRISTOPS_CONFIG."""
     config = load_config(Path(os.environ.get("GRISTOPS_CONFIG", "gristops.yaml")))
-    configure_logging(config.log.level, config.log.json_lines)
+    configure_process_logging(config, "gateway")
     return create_app(config)
