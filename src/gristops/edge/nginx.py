@@ -8,6 +8,7 @@ previous file is put back (nginx itself keeps serving the old one meanwhile).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -33,6 +34,17 @@ class NginxConfigError(GristopsError):
     """nginx refused a rendered configuration; the live one was left in place."""
 
     exit_code = 2
+
+
+def _complaint(output: str, candidate: str, text: str) -> str:
+    """nginx's [emerg] line without its timestamp, with the offending line of the render."""
+    emerg = next((line for line in output.splitlines() if "[emerg]" in line), output.strip())
+    said = re.sub(r"^.*?\[emerg\] \d+#\d+: ", "", emerg).replace(candidate, "nginx.conf")
+    found = re.search(r"nginx\.conf:(\d+)", said)
+    lines = text.splitlines()
+    if found and 0 < int(found.group(1)) <= len(lines):
+        said += f" (line: {lines[int(found.group(1)) - 1].strip()})"
+    return said
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -74,9 +86,8 @@ class Nginx:
         finally:
             candidate.unlink(missing_ok=True)
         if result.returncode != 0:
-            said = (result.stderr or result.stdout).strip().replace(str(candidate), "<candidate>")
             raise NginxConfigError(
-                f"nginx refused the rendered config: {said}",
+                f"nginx refused the rendered config: {_complaint(result.stderr or result.stdout, str(candidate), text)}",
                 "the live config is unchanged; fix the edge: section of gristops.yaml",
             )
 
@@ -126,18 +137,33 @@ class Nginx:
         log.info("nginx started", pid=self.pid())
 
     def reload(self, timeout: float = 10.0) -> None:
-        """Re-read the live config; returns once the new workers run (old ones drain)."""
+        """Re-read the live config; returns once only new workers accept (old ones drain)."""
         pid = self.pid()
         if pid is None:
             raise Unavailable("nginx is not running", "start it with `gristops edge start`")
         before = pids.children(pid)
         nginx(self.paths.prefix, self.paths.conf, "-s", "reload")
         deadline = time.monotonic() + timeout
-        while before and not (pids.children(pid) - before):
+        while before and not self._reloaded(pid, before):
             if time.monotonic() > deadline:
                 raise Unavailable("nginx did not reload", f"read {self.paths.error_log}")
             time.sleep(0.01)
         log.info("nginx reloaded", pid=pid)
+
+    @staticmethod
+    def _reloaded(master: int, old_workers: set[int]) -> bool:
+        """New workers run and no old one still accepts connections (each exits or drains)."""
+        now = pids.children(master)
+        if not now - old_workers:
+            return False
+        for worker in now & old_workers:
+            try:
+                title = Path(f"/proc/{worker}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"shutting down" not in title:
+                return False
+        return True
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Graceful stop: in-flight requests finish; forced after `timeout`."""

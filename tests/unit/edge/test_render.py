@@ -1,0 +1,83 @@
+"""What the rendered nginx.conf promises: TLS profile, redirects, limits, upstream retries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gristops.config import Config
+from gristops.edge.render import render
+from gristops.errors import ConfigError
+
+
+def make_config(tmp_path: Path, **edge: object) -> Config:
+    return Config.model_validate(
+        {"data_dir": str(tmp_path), "grist": {"document_id": "Shop"}, "edge": edge}
+    )
+
+
+def test_tls_is_mozilla_intermediate_without_stapling(tmp_path: Path) -> None:
+    text = render(make_config(tmp_path), upstream_port=8601, web_root=None)
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in text
+    ciphers = next(line for line in text.splitlines() if "ssl_ciphers" in line)
+    assert "ECDHE" in ciphers and "DHE-RSA" not in ciphers.replace("ECDHE-RSA", "")
+    assert "CBC" not in ciphers and "SHA;" not in ciphers
+    assert "stapling" not in text
+    assert 'Strict-Transport-Security "max-age=63072000"' in text
+
+
+def test_self_signed_until_a_certificate_is_configured(tmp_path: Path) -> None:
+    text = render(make_config(tmp_path), upstream_port=8601, web_root=None)
+    assert "selfsigned.crt" in text
+    cert, key = tmp_path / "live.crt", tmp_path / "live.key"
+    configured = make_config(tmp_path, tls_certificate=str(cert), tls_certificate_key=str(key))
+    text = render(configured, upstream_port=8601, web_root=None)
+    assert f'ssl_certificate "{cert}";' in text and "selfsigned" not in text
+
+
+def test_certificate_needs_its_key(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="tls_certificate_key"):
+        make_config(tmp_path, tls_certificate=str(tmp_path / "a.crt"))
+
+
+def test_upstream_retries_only_idempotent_requests_on_the_active_slot(tmp_path: Path) -> None:
+    text = render(make_config(tmp_path), upstream_port=8602, web_root=None)
+    assert "server 127.0.0.1:8602 max_fails=0;" in text
+    assert "proxy_next_upstream error timeout;" in text
+    assert "non_idempotent" not in text
+    assert "keepalive 16;" in text
+
+
+def test_limits_and_json_log(tmp_path: Path) -> None:
+    config = make_config(tmp_path, max_body_bytes=4096, auth_rate_per_minute=12)
+    text = render(config, upstream_port=8601, web_root=None)
+    assert "client_max_body_size 4096;" in text
+    assert "rate=12r/m" in text and "zone=gristops_auth" in text
+    assert "escape=json" in text and str(tmp_path / "logs" / "nginx-access.log") in text
+
+
+def test_acme_challenges_stay_on_plain_http(tmp_path: Path) -> None:
+    text = render(make_config(tmp_path, https_port=8443), upstream_port=8601, web_root=None)
+    plain = text.split("listen *:80;")[1].split("listen *:8443 ssl;")[0]
+    assert "/.well-known/acme-challenge/" in plain
+    assert "return 301 https://$host:8443$request_uri;" in plain
+
+
+def test_the_same_inputs_render_the_same_text(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    web = tmp_path / "web"
+    assert render(config, upstream_port=1, web_root=web) == render(
+        config, upstream_port=1, web_root=web
+    )
+
+
+def test_a_path_nginx_would_interpret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        render(make_config(tmp_path), upstream_port=1, web_root=Path("/srv/$app"))
+
+
+def test_server_name_rejects_directives(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        make_config(tmp_path, server_name="x; include /etc/passwd")
