@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +26,6 @@ import structlog
 from gristops.backup.replication_status import (
     DatabaseStatus,
     ReplicationStatus,
-    mark_stopped,
     read_status,
     workdir,
     write_status,
@@ -40,16 +37,12 @@ from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import ConfigError, GristopsError, NotFound
 from gristops.runtime import litestream
 from gristops.runtime.litestream import Replica
-from gristops.runtime.process import ExternalProgramError, Service
 
 log = structlog.get_logger("gristops.backup")
 
 STATE_DB = "state.db"  # doc ids never hold a dot, so this name cannot clash
 REPLICA_DIR = "replication"
 CHECK_INTERVAL = 5.0
-# Litestream exiting this many times within RESTART_WINDOW seconds ends the service.
-MAX_RESTARTS = 3
-RESTART_WINDOW = 60.0
 _WAL_HEADER_OFFSET = 18  # SQLite header bytes 18-19: 2 means WAL
 
 
@@ -189,69 +182,6 @@ def replicate_once(config: Config) -> ReplicationStatus:
     litestream.sync_once(current.config_path, current.replica)
     status = check(config, current, running=False, interval=CHECK_INTERVAL)
     return status
-
-
-def run_replication(
-    config: Config,
-    stop: threading.Event,
-    *,
-    interval: float = CHECK_INTERVAL,
-    on_check: Callable[[ReplicationStatus], None] | None = None,
-) -> None:
-    """Run Litestream until `stop` is set: restart it if it dies, follow new documents."""
-    current = plan(config)
-    exits: list[float] = []
-    service: Service | None = None
-    try:
-        while not stop.is_set():
-            if service is None or not service.running():
-                if service is not None:
-                    exits = _note_exit(service, exits)
-                service = _start(current)
-            try:
-                status = check(config, current, running=True, interval=interval)
-            except ExternalProgramError as exc:
-                log.warning("replica position unavailable", error=exc.message)
-            else:
-                if on_check is not None:
-                    on_check(status)
-            stop.wait(interval)
-            latest = plan(config)
-            if latest.databases != current.databases:
-                log.info("replicated databases changed", databases=sorted(latest.databases))
-                service.stop()
-                service, current = None, latest
-    finally:
-        if service is not None:
-            service.stop()
-        mark_stopped(config)
-
-
-def _start(current: Plan) -> Service:
-    log_path = current.config_path.with_name("litestream.log")
-    offset = log_path.stat().st_size if log_path.exists() else 0
-
-    def ready() -> bool:
-        with log_path.open("rb") as f:
-            f.seek(offset)
-            return f.read().count(b"replicating to") >= len(current.databases)
-
-    return litestream.service(current.config_path, current.replica, log_path).start(
-        ready=ready, timeout=60
-    )
-
-
-def _note_exit(service: Service, exits: list[float]) -> list[float]:
-    now = time.monotonic()
-    recent = [t for t in exits if now - t < RESTART_WINDOW] + [now]
-    log.warning("litestream exited; restarting it", output=service.output())
-    if len(recent) >= MAX_RESTARTS:
-        raise ExternalProgramError(
-            f"litestream exited {len(recent)} times within {RESTART_WINDOW:.0f} s:\n"
-            f"{service.output()}".rstrip(),
-            f"its log is {service.log_path}",
-        )
-    return recent
 
 
 def restore_point_in_time(

@@ -25,8 +25,8 @@ from gristops.backup.replicate import (
     replicate_once,
     restore_in_place,
     restore_point_in_time,
-    run_replication,
 )
+from gristops.backup.replication_service import run_replication
 from gristops.backup.replication_status import ReplicationStatus, read_status
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.config import Config
