@@ -13,6 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
+from gristops.edge.certs import CertPaths
 from gristops.edge.tls import CertificateManager, CertResult, raise_for_failures
 from gristops.edge.tls_status import certificate_status
 from gristops.errors import ConfigError
@@ -59,7 +60,22 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
         yield step
 
 
-def _report(results: list[CertResult], as_json: bool) -> None:
+def _serving_hint(cfg: Config, results: list[CertResult]) -> None:
+    """Say how to make nginx serve the first certificate when it is configured to serve another."""
+    served = cfg.edge.tls_certificate.resolve() if cfg.edge.tls_certificate else None
+    first = cfg.edge.tls_domains[0][0]
+    for r in results:
+        paths = CertPaths.of(cfg, r.name)
+        if r.name == first and r.result in ("issued", "renewed") and served != paths.fullchain:
+            err.print(
+                f"hint: nginx serves {served or 'the self-signed certificate'}; to serve "
+                f"{r.name}, set edge.tls_certificate: {paths.fullchain} and "
+                f"edge.tls_certificate_key: {paths.privkey}, then run `gristops edge reload`"
+            )
+            return
+
+
+def _report(cfg: Config, results: list[CertResult], as_json: bool) -> None:
     if as_json:
         emit_json(
             [
@@ -82,6 +98,7 @@ def _report(results: list[CertResult], as_json: bool) -> None:
             for kind in ("issued", "renewed", "not-due", "failed")
         }
         out.print(", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "nothing to do")
+        _serving_hint(cfg, results)
     raise_for_failures(results)
 
 
@@ -102,7 +119,7 @@ def issue(
     manager = CertificateManager(cfg, StateDB(cfg.state_path))
     with _progress(len(names or known), as_json) as step:
         results = manager.issue(tuple(names or ()), progress=step)
-    _report(results, as_json)
+    _report(cfg, results, as_json)
 
 
 @app.command("renew")
@@ -122,7 +139,7 @@ def renew(
     manager = CertificateManager(cfg, StateDB(cfg.state_path))
     with _progress(len(cfg.edge.tls_domains), as_json) as step:
         results = manager.renew(force=force, progress=step)
-    _report(results, as_json)
+    _report(cfg, results, as_json)
 
 
 @app.command("status")
