@@ -43,7 +43,9 @@ def backup_yaml(kind: str, sync: float, endpoint: str = "", bucket: str = "") ->
             "access_key_id: '${BENCH_S3_KEY}', secret_access_key: '${BENCH_S3_SECRET}', "
             "encryption: none}\n"
         )
-    return f"backup:\n  targets:\n{target}  replicate: {{targets: [replica], sync_interval: {sync}}}\n"
+    return (
+        f"backup:\n  targets:\n{target}  replicate: {{targets: [replica], sync_interval: {sync}}}\n"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
