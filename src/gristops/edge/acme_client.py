@@ -68,8 +68,15 @@ class AcmeClient:
     ) -> None:
         self.directory_url = directory_url
         self.email = email
-        pem = private_key_file(account_key)
-        private = serialization.load_pem_private_key(pem, password=None)
+        try:
+            private = serialization.load_pem_private_key(
+                private_key_file(account_key), password=None
+            )
+        except (OSError, ValueError) as exc:
+            raise AcmeError(
+                f"cannot use the ACME account key {account_key}: {exc}",
+                "check edge.acme_account_key and its permissions (a missing key is created)",
+            ) from exc
         if not isinstance(private, ec.EllipticCurvePrivateKey):
             raise AcmeError(
                 f"the ACME account key {account_key} is not an ECDSA key",
@@ -167,11 +174,17 @@ class AcmeClient:
 def _publish(webroot: Path, token: str, validation: str) -> Path:
     """Write one challenge answer where nginx serves it (readable by its workers)."""
     directory = webroot / ".well-known" / "acme-challenge"
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / token
     tmp = path.with_name(f".{token}.{os.getpid()}.tmp")
-    tmp.write_text(validation, encoding="ascii")
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(validation, encoding="ascii")
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise AcmeError(
+            f"cannot write the challenge answer in {directory}: {exc.strerror}",
+            "check that edge.acme_webroot exists and is writable by the gristops user",
+        ) from exc
     log.debug("challenge published", path=str(path))
     return path

@@ -21,7 +21,15 @@ import structlog
 from gristops.config import Config
 from gristops.deploy.switch import current_target
 from gristops.edge.acme_client import AcmeClient
-from gristops.edge.certs import CertInfo, CertPaths, install, new_key, read_info, validate
+from gristops.edge.certs import (
+    CertificateError,
+    CertInfo,
+    CertPaths,
+    install,
+    new_key,
+    read_info,
+    validate,
+)
 from gristops.edge.layout import EdgePaths
 from gristops.edge.nginx import Nginx, render
 from gristops.edge.tls_records import TlsRecords
@@ -45,6 +53,16 @@ class CertResult:
     result: Result
     detail: str
     not_after: dt.datetime | None = None
+
+
+def install_pair(paths: CertPaths, fullchain: bytes, key: bytes) -> None:
+    try:
+        install(paths, fullchain, key)
+    except OSError as exc:
+        raise CertificateError(
+            f"cannot write the new certificate in {paths.directory}: {exc.strerror}",
+            "check free disk space and that data_dir/tls is writable; the old one stays",
+        ) from exc
 
 
 def account_key_path(config: Config) -> Path:
@@ -87,7 +105,7 @@ class CertificateManager:
             webroot = EdgePaths.of(self.config).acme_webroot
             fullchain = client.issue(domains, key, webroot)
             info = validate(fullchain, key, domains)
-            install(CertPaths.of(self.config, name), fullchain, key)
+            install_pair(CertPaths.of(self.config, name), fullchain, key)
         except GristopsError as exc:
             self.records.failed(domains, directory_url, exc.message)
             log.warning("certificate not obtained", name=name, error=exc.message)
