@@ -155,10 +155,10 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
         out.print("no certificate yet (nginx makes a self-signed one at its first start)")
     for c in found:
         if c.info is None:
-            out.print(f"{c.name} [{c.source}]: {c.problem or 'not issued yet'}")
+            out.print(f"{c.name} ({c.source}): {c.problem or 'not issued yet'}")
             continue
         days = c.days_left(now) or 0.0
-        line = f"{c.name} [{c.source}]: {days:.1f} days left, issuer {c.info.issuer}"
+        line = f"{c.name} ({c.source}): {days:.1f} days left, issuer {c.info.issuer}"
         if c.renew_at is not None:
             due = "due now" if now >= c.renew_at else f"due {c.renew_at:%Y-%m-%d %H:%M} UTC"
             line += f", renewal {due}"
