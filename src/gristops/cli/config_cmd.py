@@ -19,7 +19,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG, json_out: JsonOption = False) -
     raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     warnings = [
         f"{key} is written literally; use ${{ENV}} or {key}_file so it stays out of the file"
-        for key in literal_secrets(raw)
+        for key in literal_secrets(raw, cfg)
     ]
     if json_out:
         emit_json(

@@ -81,7 +81,10 @@ def report(exc: GristopsError) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of raising it.
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)
     except GristopsError as exc:
         report(exc)
         sys.exit(exc.exit_code)

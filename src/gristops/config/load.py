@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from gristops.config.model import Config
 from gristops.errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-SECRET_KEYS = (("grist", "api_key"),)
-
-
 def _substitute(node: Any, path: str, missing: list[str]) -> Any:
     if isinstance(node, dict):
         return {
@@ -40,13 +38,30 @@ def _substitute(node: Any, path: str, missing: list[str]) -> Any:
     return node
 
 
-def literal_secrets(raw: dict[str, Any]) -> list[str]:
+def _secret_paths(model: BaseModel, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Key paths of every secret (SecretStr) that is set in the validated config."""
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        path = (*prefix, info.alias or name)
+        if isinstance(value, SecretStr):
+            yield path
+        elif isinstance(value, BaseModel):
+            yield from _secret_paths(value, path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    yield from _secret_paths(item, (*path, str(key)))
+
+
+def literal_secrets(raw: Any, config: Config) -> list[str]:
     """Key paths whose secret is written literally in the file instead of ${ENV}."""
     found = []
-    for section, key in SECRET_KEYS:
-        value = (raw.get(section) or {}).get(key) if isinstance(raw.get(section), dict) else None
-        if isinstance(value, str) and value and not _ENV.fullmatch(value.strip()):
-            found.append(f"{section}.{key}")
+    for path in _secret_paths(config):
+        node = raw
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, str) and node and not _ENV.fullmatch(node.strip()):
+            found.append(".".join(path))
     return found
 
 

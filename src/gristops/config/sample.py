@@ -55,7 +55,7 @@ def _emit(model: type[BaseModel], prefix: str, indent: int, lines: list[str]) ->
             _emit(annotation, f"{path}.", indent + 1, lines)
             continue
         value = _EXAMPLES.get(path, _default(info))
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             lines.append(f"{pad}{key}:")
             for k, v in value.items():
                 lines.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gristops.config import load_config, parse_config
 from gristops.config.load import literal_secrets
@@ -115,10 +116,16 @@ def test_config_is_frozen() -> None:
         config.grist.document_id = "other"  # type: ignore[misc]
 
 
-def test_literal_secrets_are_flagged() -> None:
-    assert literal_secrets({"grist": {"api_key": "abc"}}) == ["grist.api_key"]
-    assert literal_secrets({"grist": {"api_key": "${GRIST_API_KEY}"}}) == []
-    assert literal_secrets({"grist": "oops"}) == []
+def test_literal_secrets_are_flagged_wherever_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3_SECRET", "from-env")
+    text = (
+        "grist: {base_url: 'http://g:1', api_key: abc, document_id: D}\n"
+        "backup:\n  targets:\n    offsite:\n      kind: s3\n      encryption: none\n      endpoint_url: 'http://s3:1'\n"
+        "      bucket: b\n      access_key_id: literal-id\n      secret_access_key: ${S3_SECRET}\n"
+    )
+    config = parse_config(text)
+    raw = yaml.safe_load(text)
+    assert literal_secrets(raw, config) == ["grist.api_key", "backup.targets.offsite.access_key_id"]
 
 
 def test_sample_is_a_valid_config_listing_every_section() -> None:
