@@ -91,7 +91,8 @@ def _report(cfg: Config, results: list[CertResult], as_json: bool) -> None:
     else:
         for r in results:
             out.print(
-                f"{r.name}: {r.result.upper() if r.result == 'failed' else r.result}, {r.detail}"
+                f"{r.name}: {r.result.upper() if r.result == 'failed' else r.result}, {r.detail}",
+                markup=False,  # CA messages may hold brackets
             )
         counts = {
             kind: sum(r.result == kind for r in results)
@@ -164,4 +165,4 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
             line += f", renewal {due}"
         out.print(line)
         if c.record is not None and c.record.last_outcome == "failed":
-            out.print(f"  last attempt failed: {c.record.last_error}")
+            out.print(f"  last attempt failed: {c.record.last_error}", markup=False)
