@@ -55,6 +55,7 @@ DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 # Few threads: the work is mostly Python (GIL-bound), and more threads only add
 # contention. Writes have their own pool, so a write waiting for a lock held by
 # another process never holds up reads.
+REPLACED_RETRIES = 3
 READ_THREADS = 2
 WRITE_THREADS = 2
 
@@ -272,15 +273,30 @@ def _writing(work: Callable[[sqlite3.Connection, Schema], T]) -> Callable[[DocFi
 
     def run(doc: DocFile) -> T:
         with doc.write_lock:
-            token = doc.token()
-            conn = doc.connection(token)
-            try:
-                with writing(conn):
-                    return work(conn, doc.schema(conn, token))
-            finally:
-                doc.changed()
+            for _ in range(REPLACED_RETRIES):
+                token = doc.token()
+                conn = doc.connection(token)
+                try:
+                    with writing(conn):
+                        # A restore may have swapped the file while we waited for the lock:
+                        # writing now would land in the old file, so start again on the new one.
+                        if os.stat(doc.path).st_ino != token[1]:
+                            raise _Replaced
+                        return work(conn, doc.schema(conn, token))
+                except _Replaced:
+                    continue
+                finally:
+                    doc.changed()
+            raise Unavailable(
+                f"document {doc.path.stem} kept being replaced while writing",
+                "a restore is in progress; retry in a moment",
+            )
 
     return run
+
+
+class _Replaced(Exception):
+    """The document file was replaced between reading its token and locking it."""
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
