@@ -137,6 +137,11 @@ def plan(config: Config) -> Plan:
     """Check the databases and write the Litestream config for them."""
     replica = replica_for(config)
     dbs = databases(config)
+    if not dbs:
+        raise NotFound(
+            f"nothing to replicate: no state DB and no document under {config.data_dir}",
+            "run `gristops init` (or the gateway) first",
+        )
     check_server_documents(config, dbs)
     return _write_plan(config, dbs, replica, workdir(config) / "litestream.yml")
 
