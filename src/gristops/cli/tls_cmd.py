@@ -62,13 +62,15 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
 
 def _serving_hint(cfg: Config, results: list[CertResult]) -> None:
     """Say how to make nginx serve the first certificate when it is configured to serve another."""
-    served = cfg.edge.tls_certificate.resolve() if cfg.edge.tls_certificate else None
+    if cfg.edge.tls_certificate is None:
+        return  # the edge serves the first issued certificate by itself
+    served = cfg.edge.tls_certificate.resolve()
     first = cfg.edge.tls_domains[0][0]
     for r in results:
         paths = CertPaths.of(cfg, r.name)
         if r.name == first and r.result in ("issued", "renewed") and served != paths.fullchain:
             err.print(
-                f"hint: nginx serves {served or 'the self-signed certificate'}; to serve "
+                f"hint: nginx serves {served} (edge.tls_certificate); to serve "
                 f"{r.name}, set edge.tls_certificate: {paths.fullchain} and "
                 f"edge.tls_certificate_key: {paths.privkey}, then run `gristops edge reload`"
             )

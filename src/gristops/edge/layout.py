@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristops.config import Config
+from gristops.edge.certs import CertPaths
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,15 @@ class EdgePaths:
         return self.tls / "selfsigned.key"
 
     def certificate(self, config: Config) -> tuple[Path, Path]:
-        """The certificate and key nginx serves: the configured pair, else the self-signed one."""
+        """The certificate and key nginx serves: the configured pair, else the first ACME
+        certificate once `gristops tls issue` obtained it, else the self-signed bootstrap."""
         edge = config.edge
         if edge.tls_certificate is not None and edge.tls_certificate_key is not None:
             return edge.tls_certificate.resolve(), edge.tls_certificate_key.resolve()
+        if edge.tls_domains:
+            issued = CertPaths.of(config, edge.tls_domains[0][0])
+            if issued.exists():
+                return issued.fullchain, issued.privkey
         return self.selfsigned_certificate, self.selfsigned_key
 
     def make_dirs(self) -> None:
