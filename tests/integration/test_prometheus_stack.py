@@ -15,22 +15,17 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from gristops.config import parse_config
-from gristops.gateway.app import app_factory
-from gristops.observe.collector import OpsCollector
 from gristops.observe.dashboards import dashboard_names, panel_queries, render_dashboard
 from gristops.observe.stack import StackPaths, write_stack
-from gristops.observe.store_probe import StoreProbe
 from gristops.runtime.process import Service
 from tests.gateway_harness import copy_shop, free_port, write_config
 
@@ -41,29 +36,6 @@ INTERVAL = 1  # seconds: scrape, rule evaluation and the rendered alerts' `for:`
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "1h", "$__interval": "15s"}
 # Metrics of areas that have no data on a fresh install without node_exporter.
 NO_DATA_YET = ("node_", "gristops_tls_", "gristops_replication_", "gristops_deploy_last")
-
-
-def instrumented_app() -> FastAPI:
-    app = app_factory()
-    ctx = app.state.ctx
-    if ctx.metrics.registry.get_sample_value("gristops_store_up") is not None:
-        return app
-    ctx.metrics.registry.register(OpsCollector(ctx.config, ctx.state))
-    probe = StoreProbe(
-        ctx.store,
-        ctx.config.grist.document_id,
-        ctx.metrics.registry,
-        interval=ctx.config.observe.prometheus.store_probe_interval,
-    )
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state, probe.running():
-            yield state
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
@@ -136,7 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     write_stack(config, out, alert_for=f"{INTERVAL}s")
     paths = StackPaths(out)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    app = "tests.integration.test_prometheus_stack:instrumented_app"
+    app = "gristops.gateway.app:app_factory"
     gateway = Service(
         "gateway",
         [

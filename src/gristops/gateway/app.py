@@ -25,8 +25,10 @@ from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddl
 from gristops.gateway.routes import auth as auth_routes
 from gristops.gateway.routes import records, status, system
 from gristops.gateway.tokens import TokenService
+from gristops.observe.collector import OpsCollector
 from gristops.observe.logging import configure_process_logging
 from gristops.observe.metrics import create_metrics
+from gristops.observe.store_probe import StoreProbe
 from gristops.state.db import StateDB
 from gristops.store.base import Store
 from gristops.store.factory import open_store
@@ -91,6 +93,14 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     ProcessCollector(registry=metrics.registry)
     store = store or open_store(config, metrics)
     state = StateDB(config.state_path)
+    # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at scrape time.
+    metrics.registry.register(OpsCollector(config, state))
+    probe = StoreProbe(
+        store,
+        config.grist.document_id,
+        metrics.registry,
+        interval=config.observe.prometheus.store_probe_interval,
+    )
     tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)
     ctx = GatewayContext(config, store, state, tokens, auth, metrics)
@@ -100,7 +110,8 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         log.info(
             "gateway started", version=__version__, store="embedded" if config.embedded else "grist"
         )
-        yield
+        async with probe.running():
+            yield
         await store.aclose()
         state.close()
         log.info("gateway stopped")
