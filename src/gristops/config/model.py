@@ -103,6 +103,9 @@ class ServerSection(Section):
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_lines: bool = Field(True, alias="json", description="JSON lines (default) or console.")
+    access: bool = Field(
+        True, description="One line per HTTP request (method, route, status, ...)."
+    )
 
 
 TablePermissions = dict[str, tuple[Action, ...]]

@@ -141,7 +141,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=config.log.access)
     return app
 
 

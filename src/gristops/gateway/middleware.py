@@ -32,9 +32,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class RequestContextMiddleware:
     """Give every request an id (X-Request-ID), time it, count it, and log one JSON line."""
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, access_log: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,15 +67,16 @@ class RequestContextMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.request_duration.labels(method, template).observe(duration)
-            log.info(
-                "request",
-                method=method,
-                route=template,
-                status=status,
-                duration_ms=round(duration * 1000, 2),
-                user_id=scope["state"].get("user_id"),
-                client=(scope.get("client") or ("-",))[0],
-            )
+            if self.access_log:
+                log.info(
+                    "request",
+                    method=method,
+                    route=template,
+                    status=status,
+                    duration_ms=round(duration * 1000, 2),
+                    user_id=scope["state"].get("user_id"),
+                    client=(scope.get("client") or ("-",))[0],
+                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 

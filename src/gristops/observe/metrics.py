@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -24,6 +24,8 @@ class GatewayMetrics:
 
 def create_metrics() -> GatewayMetrics:
     """Fresh metrics on their own registry. Labels are bounded: route templates, not paths."""
+    # The *_created series double the exposition and nothing here queries them.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry(auto_describe=True)
     return GatewayMetrics(
         registry=registry,

@@ -95,3 +95,21 @@ async def test_body_limit_counts_streamed_bodies_without_length() -> None:
     async with client(app) as c:
         response = await c.post("/echo", content=chunks())
     assert response.status_code == 413
+
+
+async def test_access_log_can_be_turned_off_while_metrics_still_count() -> None:
+    metrics = create_metrics()
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=False)
+    with structlog.testing.capture_logs() as logs:
+        async with client(app) as c:
+            await c.get("/ping")
+    assert [entry for entry in logs if entry["event"] == "request"] == []
+    assert metrics.registry.get_sample_value(
+        "gristops_http_requests_total", {"method": "GET", "route": "/ping", "status": "200"}
+    ) == 1.0
