@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -136,3 +137,8 @@ def test_backup_run_goes_on_past_an_unreachable_s3_target(
     assert "disk: ok" in result.stdout and "offsite: ok" in result.stdout
     verified = cli_json(config, "verify", "--target", "offsite")
     assert [v["ok"] for v in verified] == [True]
+    listed = cli(config, "list", "--json")
+    assert listed.returncode == 1  # a target could not be listed...
+    assert "target down:" in listed.stderr
+    [row] = json.loads(listed.stdout)  # ...but the others were
+    assert sorted(row["targets"]) == ["disk", "offsite"]

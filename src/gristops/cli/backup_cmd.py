@@ -154,13 +154,20 @@ def run(
         )
 
 
-def _listing(cfg: Config, state: StateDB) -> list[dict[str, Any]]:
+def _listing(cfg: Config, state: StateDB) -> tuple[list[dict[str, Any]], dict[str, GristopsError]]:
+    """Snapshots of every target, and the targets that could not be listed (the rest go on)."""
     catalog = Catalog(state)
     rows: dict[str, dict[str, Any]] = {}
+    failed: dict[str, GristopsError] = {}
     for name in target_names(cfg):
-        archive = _archive(cfg, name)
+        try:
+            archive = _archive(cfg, name)
+            snapshot_ids = archive.snapshot_ids()
+        except GristopsError as exc:
+            failed[name] = exc
+            continue
         known = catalog.snapshots(name)
-        for snapshot_id in archive.snapshot_ids():
+        for snapshot_id in snapshot_ids:
             size, new_bytes, verified = known.get(snapshot_id, (-1, -1, None))
             if size < 0:
                 try:
@@ -176,16 +183,20 @@ def _listing(cfg: Config, state: StateDB) -> list[dict[str, Any]]:
             row["targets"].append(name)
             if verified:
                 row["verified"].append(name)
-    return [rows[k] for k in sorted(rows)]
+    return [rows[k] for k in sorted(rows)], failed
 
 
 @app.command("list")
 def list_(config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False) -> None:
     """Every snapshot: id, age, size (new bytes / total), targets, verified or not."""
     cfg = _load(config)
-    rows = _listing(cfg, StateDB(cfg.state_path))
+    rows, failed = _listing(cfg, StateDB(cfg.state_path))
+    for name, exc in failed.items():
+        err.print(f"[yellow]warning:[/] target {name}: {exc.message}")
     if json:
         emit_json(rows)
+        if failed:
+            raise typer.Exit(1)
         return
     table = Table("snapshot", "age", "new / total", "targets", "verified")
     for r in rows:
@@ -198,6 +209,11 @@ def list_(config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False) -> No
             ", ".join(r["verified"]) or "no",
         )
     out.print(table if rows else "no snapshots yet: run `gristops backup run`")
+    if failed:
+        raise GristopsError(
+            f"{len(failed)} target(s) could not be listed: {', '.join(failed)}",
+            "the snapshots above are from the targets that answered",
+        )
 
 
 @app.command()
