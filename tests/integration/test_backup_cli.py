@@ -29,7 +29,7 @@ def test_run_list_verify_restore_drill_prune(tmp_path: Path) -> None:
     assert drill["ok"] and drill["records"] > 0
     pruned = cli_json(config, "prune", "--dry-run")
     assert pruned[0]["dry_run"] and pruned[0]["kept"]
-    assert cli(config, "restore", "20200101T000000Z-abcdef").returncode == 3
+    assert cli(config, "restore", "20200101T000000000Z-abcdef").returncode == 3
 
 
 def test_a_failing_target_does_not_stop_the_others(tmp_path: Path) -> None:

@@ -21,15 +21,17 @@ from gristops.config.model import DOC_ID_PATTERN
 
 FORMAT = "gristops-snapshot/1"
 SNAPSHOTS = "snapshots/"
-_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_ID = re.compile(r"^\d{8}T\d{9}Z-[0-9a-f]{6}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 Role = str  # "document" | "state" | "config" | "extra"
 
 
 def new_snapshot_id(now: float | None = None) -> str:
-    """`YYYYMMDDTHHMMSSZ-xxxxxx`: sorts by creation time, unique across hosts."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return f"{stamp}-{secrets.token_hex(3)}"
+    """`YYYYMMDDTHHMMSSmmmZ-xxxxxx`: sorts by creation time (to the millisecond), unique
+    across hosts by its random suffix."""
+    moment = now if now is not None else time.time()
+    millis = int(moment * 1000) % 1000
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(moment))}{millis:03d}Z-{secrets.token_hex(3)}"
 
 
 def is_snapshot_id(value: str) -> bool:
@@ -46,7 +48,8 @@ def chunk_key(sha256: str) -> str:
 
 def snapshot_created(snapshot_id: str) -> float:
     """Creation time (epoch seconds) encoded in the id."""
-    return float(calendar.timegm(time.strptime(snapshot_id[:16], "%Y%m%dT%H%M%SZ")))
+    seconds = calendar.timegm(time.strptime(snapshot_id[:15], "%Y%m%dT%H%M%S"))
+    return seconds + int(snapshot_id[15:18]) / 1000
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,15 @@ def _extras(config: Config, secret: set[Path]) -> Iterator[Source]:
 def plan(config: Config, keys: Keys) -> list[Source]:
     """Every file the next snapshot will hold, in snapshot order."""
     sources = list(_documents(config))
+    home = config.backup.server_home_db
+    if home is not None:
+        if not home.is_file():
+            raise ConfigError(
+                f"backup.server_home_db: {home} does not exist",
+                "point it at the Grist server's home.sqlite3, or remove the key",
+            )
+        resolved = home.resolve()
+        sources.append(Source(f"extra{resolved.as_posix()}", "extra", resolved))
     if config.state_path.is_file():
         sources.append(Source("state/state.db", "state", config.state_path))
     if config.source_path is not None and config.source_path.is_file():

@@ -163,6 +163,11 @@ class BackupSection(Section):
     server_data_dir: Path | None = Field(
         None, description="A Grist server's data directory when it is on this host."
     )
+    server_home_db: Path | None = Field(
+        None,
+        description="A Grist server's home database (home.sqlite3: users, orgs, document "
+        "records) when it is on this host; copied with SQLite's backup API.",
+    )
     server_documents: tuple[str, ...] = Field(
         (), description="Grist server documents to download; empty: grist.document_id."
     )

@@ -180,3 +180,29 @@ def test_prune_keeps_the_newest_verified_and_drops_unreferenced_chunks(tmp_path:
     assert result.chunks_deleted > 0
     for snap in (first, newest):
         assert verify_snapshot(config, state, archive_of(config), snap).ok
+
+
+def test_a_grist_home_database_is_copied_consistently(tmp_path: Path) -> None:
+    home = tmp_path / "home.sqlite3"
+    with sqlite3.connect(home) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        conn.execute("INSERT INTO users (email) VALUES ('owner@example.com')")
+    config = make_config(tmp_path, f"backup: {{server_home_db: '{home}'}}\n")
+    state = StateDB(config.state_path)
+    try:
+        result = run_backup(config, state)
+        manifest = archive_of(config).manifest(result.snapshot_id)
+        [entry] = [f for f in manifest.files if f.path.endswith("home.sqlite3")]
+        assert entry.sqlite is not None and entry.sqlite["tables"]["users"] == 1
+    finally:
+        state.close()
+
+
+def test_a_missing_grist_home_database_is_a_clear_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path, f"backup: {{server_home_db: '{tmp_path / 'nope.sqlite3'}'}}\n")
+    state = StateDB(config.state_path)
+    try:
+        with pytest.raises(Exception, match="server_home_db"):
+            run_backup(config, state)
+    finally:
+        state.close()
