@@ -178,6 +178,9 @@ def test_a_restore_onto_a_running_gateway_never_serves_half_a_document(tmp_path:
         for t in readers:
             t.start()
         try:
+            deadline = time.monotonic() + 30
+            while len(seen) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)  # the readers are reading before the first swap
             for i in range(6):
                 restore_snapshot(config, state, archive, old if i % 2 == 0 else new)
         finally:
