@@ -42,7 +42,6 @@ from gristops.gateway.app import app_factory  # noqa: E402
 from gristops.gateway.middleware import RequestContextMiddleware  # noqa: E402
 from gristops.runtime.process import Service  # noqa: E402
 from tests.gateway_harness import ROLES, copy_shop, free_port  # noqa: E402
-from tests.integration.test_prometheus_stack import instrumented_app  # noqa: E402
 
 PATH = "/api/docs/Shop/tables/Products/records"
 ROUTES, STATUSES = 50, ("200", "201", "400", "404", "500")
@@ -50,7 +49,7 @@ ROUTES, STATUSES = 50, ("200", "201", "400", "404", "500")
 
 def app_on() -> FastAPI:
     """The gateway with every metric, the ops collector and the store probe."""
-    app = instrumented_app()
+    app = app_factory()
     if os.environ.get("BENCH_POPULATE"):
         metrics = app.state.ctx.metrics
         for i in range(ROUTES):
