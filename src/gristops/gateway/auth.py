@@ -9,6 +9,7 @@ audit trail and counted in the auth metrics; passwords and tokens never are.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import structlog
 from fastapi import Request
@@ -108,6 +110,15 @@ class AuthService:
         self._throttle = LoginThrottle(LoginFailures(state), config.auth)
         self._dummy_hash: str | None = None
         self._pruned_at = 0.0
+        self._hashing: anyio.CapacityLimiter | None = None
+
+    def _hashing_limiter(self) -> anyio.CapacityLimiter:
+        """bcrypt threads may use all cores but one: a login storm must not starve reads.
+
+        Made on first use: a limiter belongs to the running event loop."""
+        if self._hashing is None:
+            self._hashing = anyio.CapacityLimiter(max(1, (os.cpu_count() or 2) - 1))
+        return self._hashing
 
     async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Check the credentials against the users table and open a refresh-token family."""
@@ -127,7 +138,9 @@ class AuthService:
         stored = user["fields"].get(self._fields.password_field) if user else None
         if not is_bcrypt_hash(stored):
             stored = await self._dummy()  # same work as for a real user: no timing oracle
-        matches = await _run(check_password, password, stored)
+        matches = await anyio.to_thread.run_sync(
+            partial(check_password, password, str(stored)), limiter=self._hashing_limiter()
+        )
         refusal = self._refusal(user) if user and matches else "bad_credentials"
         user_id = user["id"] if user else None
         if refusal:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +227,33 @@ async def test_a_token_whose_role_was_removed_from_the_config_is_forbidden(
     token = kit.tokens.issue(9, "gone@shop.test", "auditor").token
     with pytest.raises(Forbidden):
         kit.auth.principal_from_header(f"Bearer {token}")
+
+
+async def test_a_login_storm_leaves_a_core_for_everything_else(
+    kit: AuthKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bcrypt checks run at most (cores - 1) at a time, so reads keep a core."""
+    running, peak = 0, 0
+    lock = threading.Lock()
+
+    def slow_check(password: str, stored_hash: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return False
+
+    monkeypatch.setattr(auth_module, "check_password", slow_check)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    results = await asyncio.gather(
+        *(
+            kit.auth.login(f"u{i}@shop.test", "whatever-123", ClientInfo(f"10.0.0.{i}", None))
+            for i in range(8)
+        ),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, AuthError) for r in results)
+    assert peak == 2
