@@ -128,7 +128,10 @@ def _seconds(moment: datetime) -> int | float:
     return int(stamp) if stamp.is_integer() else stamp
 
 
-def _date(column: Column, value: JSON) -> JSON:
+def _moment(
+    column: Column, value: JSON, parse: Callable[[str], JSON | None], expected: str
+) -> JSON:
+    """A Date or DateTime cell: epoch seconds as given, ["d"/"D", epoch, ...], or text `parse` reads."""
     if isinstance(value, list) and len(value) >= 2 and value[0] in ("d", "D"):
         value = value[1]
     if value is None or _is_number(value):
@@ -136,32 +139,33 @@ def _date(column: Column, value: JSON) -> JSON:
     if isinstance(value, str):
         if not value.strip():
             return None
+        parsed = parse(value.strip())
+        if parsed is not None:
+            return parsed
+    raise _wrong(column, value, expected)
+
+
+def _date(column: Column, value: JSON) -> JSON:
+    def parse(text: str) -> JSON | None:
         try:
-            day = date.fromisoformat(value.strip()[:10])
+            return calendar.timegm(date.fromisoformat(text[:10]).timetuple())
         except ValueError:
-            pass
-        else:
-            return calendar.timegm(day.timetuple())
-    raise _wrong(column, value, "a date (YYYY-MM-DD or epoch seconds)")
+            return None
+
+    return _moment(column, value, parse, "a date (YYYY-MM-DD or epoch seconds)")
 
 
 def _datetime(column: Column, value: JSON) -> JSON:
-    if isinstance(value, list) and len(value) >= 2 and value[0] in ("d", "D"):
-        value = value[1]
-    if value is None or _is_number(value):
-        return value
-    if isinstance(value, str):
-        if not value.strip():
-            return None
+    def parse(text: str) -> JSON | None:
         try:
-            moment = datetime.fromisoformat(value.strip())
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=_zone(column))
-            return _seconds(moment.astimezone(UTC))
-    raise _wrong(column, value, "a date and time (ISO 8601 or epoch seconds)")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_zone(column))
+        return _seconds(moment.astimezone(UTC))
+
+    return _moment(column, value, parse, "a date and time (ISO 8601 or epoch seconds)")
 
 
 def _list_items(column: Column, value: JSON, code_tables: tuple[str, ...]) -> list[Any] | None:
