@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,9 +134,16 @@ def test_body_limit_and_auth_rate_limit(edge: Edge) -> None:
 
 def test_access_log_is_json_lines(edge: Edge) -> None:
     httpx.get(f"{edge.https}/api/answer?probe=log", verify=False)
-    lines = edge.nginx.paths.access_log.read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
-    assert any(e["uri"] == "/api/answer?probe=log" and e["status"] == 200 for e in entries)
+    # nginx writes the line in its log phase, after the response went out: wait for it.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = edge.nginx.paths.access_log.read_text().splitlines()
+        entries = [json.loads(line) for line in lines]
+        found = any(e["uri"] == "/api/answer?probe=log" and e["status"] == 200 for e in entries)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found
 
 
 def test_a_broken_render_is_refused_and_the_old_config_keeps_serving(edge: Edge) -> None:
