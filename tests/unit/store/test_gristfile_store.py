@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +15,7 @@ from gristops.errors import BadRequest, NotFound
 from gristops.observe.metrics import create_metrics
 from gristops.store.base import RecordQuery, SortKey, Store
 from gristops.store.gristfile import GristFileStore
-
-DOC = "Shop"
-
-
-@pytest.fixture
-async def store(shop_docs: Path) -> AsyncIterator[GristFileStore]:
-    store = GristFileStore(shop_docs)
-    yield store
-    await store.aclose()
-
-
-def digest(shop_docs: Path) -> str:
-    return hashlib.sha256((shop_docs / f"{DOC}.grist").read_bytes()).hexdigest()
+from tests.unit.store.conftest import DOC, digest
 
 
 def ids(records: list[dict[str, object]]) -> list[object]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +10,7 @@ import pytest
 from gristops.errors import BadRequest, NotFound
 from gristops.store.base import RecordQuery, UpsertOptions
 from gristops.store.gristfile import GristFileStore
-
-DOC = "Shop"
-
-
-@pytest.fixture
-async def store(shop_docs: Path) -> AsyncIterator[GristFileStore]:
-    store = GristFileStore(shop_docs)
-    yield store
-    await store.aclose()
-
-
-def digest(shop_docs: Path) -> str:
-    return hashlib.sha256((shop_docs / f"{DOC}.grist").read_bytes()).hexdigest()
+from tests.unit.store.conftest import DOC, digest
 
 
 async def row(store: GristFileStore, table: str, row_id: int) -> dict[str, Any]:
