@@ -18,24 +18,20 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] | None = None
 
 
-class TableOut(BaseModel):
+class ItemOut(BaseModel):
+    """A table or a column as Grist lists them: its id and its metadata fields."""
+
     model_config = ConfigDict(extra="forbid")
     id: str
     fields: dict[str, Any]
 
 
 class TablesOut(BaseModel):
-    tables: list[TableOut]
-
-
-class ColumnOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    fields: dict[str, Any]
+    tables: list[ItemOut]
 
 
 class ColumnsOut(BaseModel):
-    columns: list[ColumnOut]
+    columns: list[ItemOut]
 
 
 class RecordOut(BaseModel):

@@ -70,6 +70,15 @@ def _refuse_hidden_in_query(query: RecordQuery, hidden: frozenset[str]) -> None:
         )
 
 
+async def _answer_records(
+    ctx: GatewayContext, doc_id: str, table_id: str, query: RecordQuery, secret: frozenset[str]
+) -> Response:
+    """The records a read asks for, without the columns that never leave the gateway."""
+    _refuse_hidden_in_query(query, secret)
+    records = await ctx.store.fetch_records(doc_id, table_id, query)
+    return JSONBody({"records": _strip(records, secret)})
+
+
 def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
     if hidden:
         for record in records:
@@ -128,9 +137,7 @@ async def fetch_records(
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
     query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
-    _refuse_hidden_in_query(query, secret)
-    records = await ctx.store.fetch_records(doc_id, table_id, query)
-    return JSONBody({"records": _strip(records, secret)})
+    return await _answer_records(ctx, doc_id, table_id, query, secret)
 
 
 @router.post(
@@ -146,9 +153,7 @@ async def list_records(
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
     query = params.records_list_query(await read_json(request))
-    _refuse_hidden_in_query(query, secret)
-    records = await ctx.store.fetch_records(doc_id, table_id, query)
-    return JSONBody({"records": _strip(records, secret)})
+    return await _answer_records(ctx, doc_id, table_id, query, secret)
 
 
 @router.get(
