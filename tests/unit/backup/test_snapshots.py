@@ -17,7 +17,7 @@ from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
 from gristops.backup.verify import SnapshotDamaged, verify_snapshot
 from gristops.config import Config
-from gristops.errors import BadRequest, NotFound
+from gristops.errors import BadRequest, ConfigError, NotFound
 from gristops.state.db import StateDB
 from tests.unit.backup.conftest import archive_of, make_config, sha256
 
@@ -202,7 +202,7 @@ def test_a_missing_grist_home_database_is_a_clear_error(tmp_path: Path) -> None:
     config = make_config(tmp_path, f"backup: {{server_home_db: '{tmp_path / 'nope.sqlite3'}'}}\n")
     state = StateDB(config.state_path)
     try:
-        with pytest.raises(Exception, match="server_home_db"):
+        with pytest.raises(ConfigError, match="server_home_db"):
             run_backup(config, state)
     finally:
         state.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from gristops.config import load_config, parse_config
 from gristops.config.load import literal_secrets
@@ -112,7 +113,7 @@ def test_missing_file_has_a_hint(tmp_path: Path) -> None:
 
 def test_config_is_frozen() -> None:
     config = parse_config("grist: {document_id: D}")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.grist.document_id = "other"  # type: ignore[misc]
 
 
