@@ -96,7 +96,16 @@ def wrk(
     url: str, clients: int, seconds: float, script: Path, headers: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """Start wrk (one thread, so the gateway keeps the other core) with a reporting script."""
-    args = ["wrk", "-t1", f"-c{clients}", f"-d{round(seconds)}s", "--timeout", "30s", "-s", str(script)]
+    args = [
+        "wrk",
+        "-t1",
+        f"-c{clients}",
+        f"-d{round(seconds)}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+    ]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     return subprocess.Popen([*args, url], stdout=subprocess.PIPE, text=True)

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gristops.backup.replicate import restore_point_in_time  # noqa: E402
-from gristops.backup.replication_status import read_status  # noqa: E402
+from gristops.backup.replication.replicate import restore_point_in_time  # noqa: E402
+from gristops.backup.replication.status import read_status  # noqa: E402
 from gristops.config import load_config  # noqa: E402
 from gristops.runtime.process import Service  # noqa: E402
 from tests.gateway_harness import copy_shop, running_gateway  # noqa: E402

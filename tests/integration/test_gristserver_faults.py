@@ -19,7 +19,7 @@ import pytest
 from gristops.config.model import GristSection
 from gristops.errors import GristopsError, NotFound, TooManyRequests, Unavailable
 from gristops.observe.metrics import create_metrics
-from gristops.store.gristserver import GristServerStore
+from gristops.store.server.store import GristServerStore
 from tests.conftest import load_scenario
 from tests.support.grist_replay import REPLAY_KEY, ReplayServer, replay_server
 

@@ -26,7 +26,7 @@ from gristops.errors import (
     Unavailable,
 )
 from gristops.store.base import RecordQuery, SortKey, Store, UpsertOptions
-from gristops.store.gristserver import GristServerStore
+from gristops.store.server.store import GristServerStore
 from tests.conftest import expand_body, load_scenario
 from tests.support.grist_replay import REPLAY_KEY, ReplayServer, replay_server
 

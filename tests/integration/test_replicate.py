@@ -20,9 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from gristops.backup.replicate import replicate_once, restore_in_place, restore_point_in_time
-from gristops.backup.replication_metrics import metric_families
-from gristops.backup.replication_status import ReplicationStatus, read_status
+from gristops.backup.replication.metrics import metric_families
+from gristops.backup.replication.replicate import (
+    replicate_once,
+    restore_in_place,
+    restore_point_in_time,
+)
+from gristops.backup.replication.status import ReplicationStatus, read_status
 from gristops.config import Config, load_config
 from gristops.errors import GristopsError
 from gristops.runtime.process import Service

@@ -25,7 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from gristops.config import load_config
 from gristops.gateway.app import app_factory
-from gristops.gateway.routes import status
+from gristops.gateway.status import route as status
 from gristops.observe.logging import configure_process_logging
 from gristops.runtime.process import Service
 from gristops.state.db import StateDB

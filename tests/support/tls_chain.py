@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gristops.edge.certs import new_key
+from gristops.edge.tls.certs import new_key
 
 
 def _name(common_name: str) -> x509.Name:

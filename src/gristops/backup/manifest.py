@@ -31,7 +31,9 @@ def new_snapshot_id(now: float | None = None) -> str:
     across hosts by its random suffix."""
     moment = now if now is not None else time.time()
     millis = int(moment * 1000) % 1000
-    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(moment))}{millis:03d}Z-{secrets.token_hex(3)}"
+    return (
+        f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(moment))}{millis:03d}Z-{secrets.token_hex(3)}"
+    )
 
 
 def is_snapshot_id(value: str) -> bool:

@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
+from gristops.agent.jobs import JobRunner, find_job
+from gristops.agent.runner import Agent
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.config import Config
 from gristops.errors import ConfigError, GristopsError
-from gristops.observe.agent import Agent
-from gristops.observe.jobs import JobRunner, find_job
 from gristops.observe.logging import configure_process_logging
 from gristops.state.db import StateDB
 

@@ -20,7 +20,6 @@ from rich.progress import (
 from rich.table import Table
 
 from gristops.backup.archive import Archive
-from gristops.backup.archives import open_archive, target_names
 from gristops.backup.catalog import Catalog
 from gristops.backup.crypto import Keys, generate_identity
 from gristops.backup.drill import drill as run_drill
@@ -29,6 +28,7 @@ from gristops.backup.progress import Advance, Reporter, Silent
 from gristops.backup.prune import prune as run_prune
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
+from gristops.backup.targets.configured import open_archive, target_names
 from gristops.backup.verify import (
     SnapshotDamaged,
     VerifyResult,

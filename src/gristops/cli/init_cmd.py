@@ -10,12 +10,12 @@ from typing import Annotated
 import typer
 
 from gristops.cli.common import JsonOption, emit_json, out
+from gristops.cli.init_sample import sample_config, sample_tables
 from gristops.config import parse_config
 from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import BadRequest, GristopsError
 from gristops.gateway.passwords import check_email, generate_password, make_hash
-from gristops.sample import sample_config, sample_tables
-from gristops.store.newdoc import create_document
+from gristops.store.newdoc.document import create_document
 
 _FORCE_HINT = "pass --force to replace it (its data is lost), or choose another --dir"
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from gristops.agent.systemd import Mode, UnitOptions, render_units
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.errors import GristopsError
-from gristops.observe.systemd import Mode, UnitOptions, render_units
 
 app = typer.Typer(help="Install gristops into the system (systemd units).", no_args_is_help=True)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gristops.backup.replicate import (
+from gristops.backup.replication.replicate import (
     CHECK_INTERVAL,
     STATE_DB,
     databases,
@@ -26,8 +26,8 @@ from gristops.backup.replicate import (
     restore_in_place,
     restore_point_in_time,
 )
-from gristops.backup.replication_service import run_replication
-from gristops.backup.replication_status import ReplicationStatus, read_status
+from gristops.backup.replication.service import run_replication
+from gristops.backup.replication.status import ReplicationStatus, read_status
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.config import Config
 from gristops.errors import BadRequest

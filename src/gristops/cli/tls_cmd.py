@@ -13,9 +13,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
-from gristops.edge.certs import CertPaths
-from gristops.edge.tls import CertificateManager, CertResult, raise_for_failures
-from gristops.edge.tls_status import certificate_status
+from gristops.edge.tls.certs import CertPaths
+from gristops.edge.tls.renewal import CertificateManager, CertResult, raise_for_failures
+from gristops.edge.tls.status import certificate_status
 from gristops.errors import ConfigError
 from gristops.observe.logging import configure_logging
 from gristops.state.db import StateDB

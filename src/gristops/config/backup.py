@@ -77,6 +77,7 @@ class RcloneTargetConfig(Section):
             if not re.match(r"^RCLONE_[A-Z0-9_]+$", key):
                 raise ValueError(f"{key!r}: only RCLONE_* variables (upper case) are passed")
         return value
+
     encryption: Encryption = Field(
         "auto", description="age (auto) or none; none must be asked for explicitly."
     )

@@ -18,6 +18,8 @@ from gristops.config.model import Config
 from gristops.errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
 def _substitute(node: Any, path: str, missing: list[str]) -> Any:
     if isinstance(node, dict):
         return {

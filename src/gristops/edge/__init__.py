@@ -1,1 +1,1 @@
-"""The nginx edge: config rendering, checking and control (TLS issuance lives beside it)."""
+"""The nginx edge: config rendering, checking and control; ACME certificates in tls/."""

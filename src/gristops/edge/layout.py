@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristops.config import Config
-from gristops.edge.certs import CertPaths
+from gristops.edge.tls.certs import CertPaths
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import structlog
 from gristops.config import Config
 from gristops.edge.layout import EdgePaths
 from gristops.edge.render import render
-from gristops.edge.selfsigned import ensure_selfsigned
+from gristops.edge.tls.selfsigned import ensure_selfsigned
 from gristops.errors import GristopsError, Unavailable
 from gristops.runtime import pids
 from gristops.runtime.nginx import nginx

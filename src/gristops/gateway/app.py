@@ -23,15 +23,16 @@ from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gristops.gateway.routes import auth as auth_routes
-from gristops.gateway.routes import records, status, system
+from gristops.gateway.routes import records, system
+from gristops.gateway.status import route as status
 from gristops.gateway.tokens import TokenService
 from gristops.observe.collector import OpsCollector
 from gristops.observe.logging import configure_process_logging
 from gristops.observe.metrics import create_metrics
-from gristops.observe.store_probe import StoreProbe
 from gristops.state.db import StateDB
 from gristops.store.base import Store
 from gristops.store.factory import open_store
+from gristops.store.probe import StoreProbe
 
 log = structlog.get_logger("gristops.gateway")
 

@@ -33,8 +33,8 @@ from gristops.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gristops.gateway.lockout import LoginThrottle
 from gristops.gateway.passwords import check_password, is_bcrypt_hash, make_hash
-from gristops.gateway.throttle import LoginThrottle
 from gristops.gateway.tokens import ExpiredToken, TokenService
 from gristops.observe.metrics import GatewayMetrics
 from gristops.state.audit import AuthAudit, AuthEvent

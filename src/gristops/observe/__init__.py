@@ -1,1 +1,1 @@
-"""Metrics, logging, status."""
+"""Metrics primitives, logging, log reading and shipping, and the Prometheus/Alertmanager/Grafana render."""

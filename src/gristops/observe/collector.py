@@ -25,10 +25,10 @@ log = structlog.get_logger("gristops.observe")
 
 OPS_MODULES: tuple[str, ...] = (
     "gristops.backup.metrics",
-    "gristops.backup.replication_metrics",
-    "gristops.edge.tls_metrics",
+    "gristops.backup.replication.metrics",
+    "gristops.edge.tls.metrics",
     "gristops.deploy.metrics",
-    "gristops.observe.agent_metrics",
+    "gristops.agent.metrics",
 )
 
 

@@ -10,9 +10,9 @@ from gristops.store.base import Store
 def open_store(config: Config, metrics: GatewayMetrics | None = None) -> Store:
     """The embedded GristFileStore, or GristServerStore when grist.base_url is set."""
     if config.embedded:
-        from gristops.store.gristfile import GristFileStore
+        from gristops.store.file.store import GristFileStore
 
         return GristFileStore(config.docs_dir, metrics=metrics)
-    from gristops.store.gristserver import GristServerStore
+    from gristops.store.server.store import GristServerStore
 
     return GristServerStore(config.grist, config.grist_api_key(), metrics=metrics)

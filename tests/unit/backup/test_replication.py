@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from gristops.backup.replicate import (
+from gristops.backup.replication.metrics import metric_families
+from gristops.backup.replication.replicate import (
     check_server_documents,
     databases,
     document_path,
     journal_is_wal,
     restore_point_in_time,
 )
-from gristops.backup.replication_metrics import metric_families
-from gristops.backup.replication_status import (
+from gristops.backup.replication.status import (
     DatabaseStatus,
     ReplicationStatus,
     read_status,

@@ -12,9 +12,9 @@ from pathlib import Path
 import bcrypt
 import pytest
 
+from gristops.cli.init_sample import sample_config, sample_tables
 from gristops.cli.main import main
 from gristops.config import load_config, parse_config
-from gristops.sample import sample_config, sample_tables
 
 
 def run(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gristops.edge.acme_client import AcmeClient, AcmeError
+from gristops.edge.tls.acme import AcmeClient, AcmeError
 from tests.gateway_harness import free_port
 
 

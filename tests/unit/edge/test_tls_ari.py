@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from gristops.config import Config
-from gristops.edge.certs import CertPaths, install, read_info
-from gristops.edge.tls import CertificateManager
-from gristops.edge.tls_records import TlsRecords
-from gristops.edge.tls_status import certificate_status
+from gristops.edge.tls.certs import CertPaths, install, read_info
+from gristops.edge.tls.records import TlsRecords
+from gristops.edge.tls.renewal import CertificateManager
+from gristops.edge.tls.status import certificate_status
 from gristops.state.db import StateDB
 from tests.support.tls_chain import make_chain
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gristops.edge.certs import (
+from gristops.edge.tls.certs import (
     CertificateError,
     CertInfo,
     CertPaths,
@@ -18,7 +18,7 @@ from gristops.edge.certs import (
     read_info,
     validate,
 )
-from gristops.edge.tls import renew_at
+from gristops.edge.tls.renewal import renew_at
 from tests.support.tls_chain import make_chain
 
 DAY = dt.timedelta(days=1)

@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from gristops.config import Config
-from gristops.edge.certs import CertPaths, install, read_info
-from gristops.edge.selfsigned import ensure_selfsigned
-from gristops.edge.tls_metrics import metric_families
-from gristops.edge.tls_records import TlsRecords
-from gristops.edge.tls_status import certificate_status
+from gristops.edge.tls.certs import CertPaths, install, read_info
+from gristops.edge.tls.metrics import metric_families
+from gristops.edge.tls.records import TlsRecords
+from gristops.edge.tls.selfsigned import ensure_selfsigned
+from gristops.edge.tls.status import certificate_status
 from gristops.state.db import StateDB
 from tests.support.tls_chain import make_chain
 

@@ -55,7 +55,10 @@ async def test_metrics_use_route_templates_not_raw_paths() -> None:
             await c.get(f"/items/{i}")
         await c.get("/nowhere/123")
     text = generate_latest(metrics.registry).decode()  # type: ignore[attr-defined]
-    assert 'gristops_http_requests_total{method="GET",route="/items/{item_id}",status="200"} 5.0' in text
+    assert (
+        'gristops_http_requests_total{method="GET",route="/items/{item_id}",status="200"} 5.0'
+        in text
+    )
     assert 'route="unmatched",status="404"' in text
     assert "/items/3" not in text
 
@@ -110,6 +113,9 @@ async def test_access_log_can_be_turned_off_while_metrics_still_count() -> None:
         async with client(app) as c:
             await c.get("/ping")
     assert [entry for entry in logs if entry["event"] == "request"] == []
-    assert metrics.registry.get_sample_value(
-        "gristops_http_requests_total", {"method": "GET", "route": "/ping", "status": "200"}
-    ) == 1.0
+    assert (
+        metrics.registry.get_sample_value(
+            "gristops_http_requests_total", {"method": "GET", "route": "/ping", "status": "200"}
+        )
+        == 1.0
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gristops.store.gristfile import GristFileStore
+from gristops.store.file.store import GristFileStore
 
 DOC = "Shop"
 

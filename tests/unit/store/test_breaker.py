@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gristops.errors import Unavailable
-from gristops.store.breaker import CircuitBreaker
+from gristops.store.server.breaker import CircuitBreaker
 
 
 class ManualClock:

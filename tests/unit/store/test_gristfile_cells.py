@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshal
 import random
 
-from gristops.store.cells import RowDecoder, plain, unmarshal
-from gristops.store.collation import is_empty, js_key, natural_key, text_key
+from gristops.store.file.cells import RowDecoder, plain, unmarshal
+from gristops.store.file.collation import is_empty, js_key, natural_key, text_key
 from gristops.store.metadata import Column
 
 ERROR_BLOB = marshal.dumps(["E", "TypeError"])

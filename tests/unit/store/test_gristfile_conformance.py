@@ -22,7 +22,7 @@ import pytest
 
 from gristops.errors import GristopsError
 from gristops.gateway import params
-from gristops.store.gristfile import GristFileStore
+from gristops.store.file.store import GristFileStore
 from tests.conftest import SHOP_GRIST, load_scenario
 
 SCENARIOS = ("read_tables_columns", "read_records", "read_errors", "write_records")

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from gristops.store import docfile, reads, writes
 from gristops.store.base import RecordQuery, SortKey
-from gristops.store.gristfile import GristFileStore
-from gristops.store.query import order
+from gristops.store.file import docfile, reads, writes
+from gristops.store.file.query import order
+from gristops.store.file.store import GristFileStore
 
 DOC = "Shop"
 WAIT = 30.0

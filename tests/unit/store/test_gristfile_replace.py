@@ -8,7 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from gristops.store.gristfile import GristFileStore
+from gristops.store.file.store import GristFileStore
 
 
 def _names(path: Path) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from gristops.errors import BadRequest, NotFound
 from gristops.observe.metrics import create_metrics
 from gristops.store.base import RecordQuery, SortKey, Store
-from gristops.store.gristfile import GristFileStore
+from gristops.store.file.store import GristFileStore
 from tests.unit.store.conftest import DOC, digest
 
 

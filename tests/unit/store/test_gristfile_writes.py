@@ -9,7 +9,7 @@ import pytest
 
 from gristops.errors import BadRequest, NotFound
 from gristops.store.base import RecordQuery, UpsertOptions
-from gristops.store.gristfile import GristFileStore
+from gristops.store.file.store import GristFileStore
 from tests.unit.store.conftest import DOC, digest
 
 

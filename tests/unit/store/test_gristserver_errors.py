@@ -15,7 +15,7 @@ from gristops.errors import (
     TooManyRequests,
     Unavailable,
 )
-from gristops.store.gristclient import BACKOFF_CAP, GristClient, backoff, error_for_response
+from gristops.store.server.client import BACKOFF_CAP, GristClient, backoff, error_for_response
 
 
 def answer(status: int, error: str, **headers: str) -> httpx.Response:

@@ -6,9 +6,9 @@ import pytest
 
 from gristops.errors import BadRequest
 from gristops.store.base import RecordQuery, SortKey, UpsertOptions
-from gristops.store.gristclient import doc_path
-from gristops.store.gristlookup import lookup_sql, quote_identifier, records_from_sql
-from gristops.store.gristserver import record_params, upsert_params
+from gristops.store.server.client import doc_path
+from gristops.store.server.lookup import lookup_sql, quote_identifier, records_from_sql
+from gristops.store.server.store import record_params, upsert_params
 
 USERS = {"email": "Text", "active": "Bool", "manualSort": "ManualSortPos"}
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gristops.store.limiter import DocLimiter
+from gristops.store.server.limiter import DocLimiter
 
 pytestmark = pytest.mark.anyio
 

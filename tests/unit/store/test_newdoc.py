@@ -21,7 +21,7 @@ import pytest
 
 from gristops.errors import BadRequest, GristopsError, NotFound
 from gristops.store.coltypes import parse_type
-from gristops.store.newdoc import ColumnSpec, TableSpec, create_document, insert_rows
+from gristops.store.newdoc.document import ColumnSpec, TableSpec, create_document, insert_rows
 from tests.conftest import SHOP_GRIST
 
 C = ColumnSpec

@@ -44,9 +44,9 @@ from typing import TypeVar
 
 from gristops.errors import GristopsError, NotFound, Unavailable
 from gristops.observe.metrics import GatewayMetrics
-from gristops.store import reads, writes
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
-from gristops.store.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
+from gristops.store.file import reads, writes
+from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
 from gristops.store.metadata import Schema
 
 T = TypeVar("T")

@@ -18,10 +18,10 @@ from typing import Any
 
 from gristops.errors import BadRequest, NotFound
 from gristops.store.base import Record, RecordQuery
-from gristops.store.cells import RowDecoder
-from gristops.store.docfile import NeedsWorker, OrderCache, Token
+from gristops.store.file.cells import RowDecoder
+from gristops.store.file.docfile import NeedsWorker, OrderCache, Token
+from gristops.store.file.query import filter_sql, order, sort_columns
 from gristops.store.metadata import Column, Table, quote
-from gristops.store.query import filter_sql, order, sort_columns
 
 # About 2.5 ms of decoding: less than a GIL switch interval (5 ms) of the event loop.
 INLINE_CELLS = 8000

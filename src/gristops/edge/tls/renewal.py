@@ -20,8 +20,10 @@ import structlog
 
 from gristops.config import Config
 from gristops.deploy.switch import current_target
-from gristops.edge.acme_client import AcmeClient
-from gristops.edge.certs import (
+from gristops.edge.layout import EdgePaths
+from gristops.edge.nginx import Nginx, render
+from gristops.edge.tls.acme import AcmeClient
+from gristops.edge.tls.certs import (
     CertificateError,
     CertInfo,
     CertPaths,
@@ -30,9 +32,7 @@ from gristops.edge.certs import (
     read_info,
     validate,
 )
-from gristops.edge.layout import EdgePaths
-from gristops.edge.nginx import Nginx, render
-from gristops.edge.tls_records import TlsRecords
+from gristops.edge.tls.records import TlsRecords
 from gristops.errors import GristopsError
 from gristops.state.db import StateDB
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gristops.edge.certs import CertInfo
+from gristops.edge.tls.certs import CertInfo
 from gristops.state.db import StateDB
 
 METHOD = "http-01-webroot"

@@ -17,12 +17,12 @@ from wsgiref.simple_server import WSGIServer
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
+from gristops.agent.jobs import JobRunner, last_started
+from gristops.agent.metrics import AgentCollector
+from gristops.agent.schedule import due_at
 from gristops.config import Config
 from gristops.config.observe import JobSpec
-from gristops.observe.agent_metrics import AgentCollector
-from gristops.observe.jobs import JobRunner, last_started
 from gristops.observe.loki import LokiShipper
-from gristops.observe.schedule import due_at
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.agent")

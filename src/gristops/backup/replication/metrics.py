@@ -6,7 +6,7 @@ import time
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from gristops.backup.replication_status import read_status
+from gristops.backup.replication.status import read_status
 from gristops.config import Config
 from gristops.state.db import StateDB
 

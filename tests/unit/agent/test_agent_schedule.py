@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
+from gristops.agent.schedule import due_at, next_occurrence
 from gristops.config.observe import AgentSection, JobSpec
-from gristops.observe.schedule import due_at, next_occurrence
 
 
 def local(*args: int) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import structlog
 
-from gristops.backup.replication_status import (
+from gristops.backup.replication.status import (
     DatabaseStatus,
     ReplicationStatus,
     read_status,

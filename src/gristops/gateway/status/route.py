@@ -28,9 +28,9 @@ from gristops.gateway.auth import Principal, require_principal
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.schemas import error_responses
-from gristops.observe.status_data import FAILED, OK, ops_components, recent_errors
-from gristops.observe.status_history import RequestHistory, read_totals
-from gristops.observe.status_ops import ops_data
+from gristops.gateway.status.data import FAILED, OK, ops_components, recent_errors
+from gristops.gateway.status.history import RequestHistory, read_totals
+from gristops.gateway.status.ops import ops_data
 
 ADMIN_ROLE = "admin"
 CHART_MINUTES = 180
@@ -84,7 +84,7 @@ async def require_admin(principal: Annotated[Principal, Depends(require_principa
 
 
 def _asset(name: str) -> bytes:
-    return files("gristops.observe").joinpath("static", name).read_bytes()
+    return files("gristops.gateway.status").joinpath("static", name).read_bytes()
 
 
 @router.get("/status", response_class=Response, include_in_schema=False)

@@ -9,8 +9,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from gristops.config import parse_config
-from gristops.observe.store_probe import StoreProbe
 from gristops.store.factory import open_store
+from gristops.store.probe import StoreProbe
 
 
 def up(registry: CollectorRegistry) -> float | None:

@@ -21,8 +21,8 @@ from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.observe.status")
 
-REPLICATION_METRICS = "gristops.backup.replication_metrics"
-TLS_METRICS = "gristops.edge.tls_metrics"
+REPLICATION_METRICS = "gristops.backup.replication.metrics"
+TLS_METRICS = "gristops.edge.tls.metrics"
 RECENT = 10
 
 _QUERIES = {

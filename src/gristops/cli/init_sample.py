@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
-from gristops.store.newdoc import ColumnSpec, TableSpec
+from gristops.store.newdoc.document import ColumnSpec, TableSpec
 
 USERS_TABLE = "Users"
 ROLES = ("admin", "manager", "user")

@@ -20,8 +20,8 @@ from gristops.config.model import GristSection
 from gristops.errors import NotFound
 from gristops.observe.metrics import GatewayMetrics, measure_store
 from gristops.store.base import JSON, Record, RecordQuery, SortKey, UpsertOptions, UpsertResult
-from gristops.store.gristclient import GristClient, doc_path
-from gristops.store.gristlookup import lookup_sql, records_from_sql
+from gristops.store.server.client import GristClient, doc_path
+from gristops.store.server.lookup import lookup_sql, records_from_sql
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
-from gristops.edge.certs import private_key_file
+from gristops.edge.tls.certs import private_key_file
 from gristops.errors import GristopsError
 
 log = structlog.get_logger("gristops.tls")

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from gristops.config import Config
-from gristops.observe.status_data import ops_components
-from gristops.observe.status_ops import ops_data
+from gristops.gateway.status.data import ops_components
+from gristops.gateway.status.ops import ops_data
 from gristops.state.db import StateDB
 
 NOW = time.time()

@@ -17,8 +17,8 @@ from typing import Any
 
 from gristops.errors import BadRequest
 from gristops.store.base import JSON, Record, UpsertOptions, UpsertResult
-from gristops.store.cells import json_list
-from gristops.store.convert import Converter
+from gristops.store.file.cells import json_list
+from gristops.store.file.convert import Converter
 from gristops.store.metadata import Column, Schema, Table, quote
 
 ID = "id"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from gristops.config import Config
-from gristops.edge.tls_status import certificate_status
+from gristops.edge.tls.status import certificate_status
 from gristops.state.db import StateDB
 
 

@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gristops.errors import BadRequest, GristopsError, NotFound
 from gristops.store.coltypes import ANY, MANUAL_SORT, ColumnType, encode_cell, parse_type
-from gristops.store.docmeta import DocMetadata
-from gristops.store.docspec import HELPER_PREFIX, ColumnSpec, TableSpec, check_tables
 from gristops.store.metadata import quote
+from gristops.store.newdoc.meta import DocMetadata
+from gristops.store.newdoc.spec import HELPER_PREFIX, ColumnSpec, TableSpec, check_tables
 
 SCHEMA_VERSION = 46
 _USER_VERSION = 9  # grist-core's storage migrations applied to a current document
@@ -60,7 +60,7 @@ def create_document(
     try:
         with closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
             conn.executescript(
-                files("gristops.store").joinpath("grist_schema.sql").read_text("utf-8")
+                files("gristops.store.newdoc").joinpath("grist_schema.sql").read_text("utf-8")
             )
             conn.execute(f"PRAGMA user_version = {_USER_VERSION}")
             with _transaction(conn):

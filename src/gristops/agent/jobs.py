@@ -26,10 +26,10 @@ from typing import Any, Literal
 import orjson
 import structlog
 
+from gristops.agent.schedule import due_at
 from gristops.config import Config
 from gristops.config.observe import JobSpec
 from gristops.observe.logfiles import LogFile, SharedRotatingFileHandler, log_dir, log_file
-from gristops.observe.schedule import due_at
 from gristops.runtime.process import ExternalProgramError, Service
 from gristops.state.db import StateDB
 

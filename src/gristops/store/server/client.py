@@ -30,8 +30,8 @@ from gristops.errors import (
     TooManyRequests,
     Unavailable,
 )
-from gristops.store.breaker import CircuitBreaker
-from gristops.store.limiter import DocLimiter
+from gristops.store.server.breaker import CircuitBreaker
+from gristops.store.server.limiter import DocLimiter
 
 log = logging.getLogger(__name__)
 

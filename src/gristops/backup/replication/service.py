@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import structlog
 
-from gristops.backup.replicate import CHECK_INTERVAL, Plan, check, plan
-from gristops.backup.replication_status import ReplicationStatus, mark_stopped
+from gristops.backup.replication.replicate import CHECK_INTERVAL, Plan, check, plan
+from gristops.backup.replication.status import ReplicationStatus, mark_stopped
 from gristops.config import Config
 from gristops.runtime import litestream
 from gristops.runtime.process import ExternalProgramError, Service

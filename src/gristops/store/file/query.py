@@ -23,8 +23,8 @@ from typing import Any
 
 from gristops.errors import BadRequest
 from gristops.store.base import JSON, SortKey
-from gristops.store.cells import decoder, plain, unmarshal
-from gristops.store.collation import Key, is_empty, js_key, natural_key, text_key
+from gristops.store.file.cells import decoder, plain, unmarshal
+from gristops.store.file.collation import Key, is_empty, js_key, natural_key, text_key
 from gristops.store.metadata import LIST_TYPES, Column, Table, quote
 
 ID = "id"

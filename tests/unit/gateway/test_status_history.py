@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gristops.gateway.status.history import RequestHistory, Totals, quantile, read_totals
 from gristops.observe.metrics import create_metrics
-from gristops.observe.status_history import RequestHistory, Totals, quantile, read_totals
 
 T0 = 1_800_000_000.0  # the start of a minute
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gristops.errors import NotFound
-from gristops.store.docspec import ColumnSpec
 from gristops.store.metadata import quote
+from gristops.store.newdoc.spec import ColumnSpec
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Scheduled operations: the `gristops agent` runner, its jobs and schedules, its metrics, systemd units."""

@@ -1,0 +1,1 @@
+"""Continuous replication with Litestream: plan, supervised service, status and lag, point-in-time restore."""

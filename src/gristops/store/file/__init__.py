@@ -1,0 +1,1 @@
+"""The embedded store: `.grist` SQLite documents read and written in this process."""

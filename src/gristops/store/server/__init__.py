@@ -1,0 +1,1 @@
+"""The Grist-server store: a real Grist server over its REST API (pooled client, limiter, breaker)."""
