@@ -272,7 +272,7 @@ async def test_the_api_key_never_appears_in_errors_or_logs(
 
 async def test_operations_are_measured_by_kind_and_error(server: ReplayServer) -> None:
     metrics = create_metrics()
-    store = GristServerStore(settings_for(server, retries=0), REPLAY_KEY, metrics=metrics)
+    store = GristServerStore(settings_for(server, retries=0), REPLAY_KEY, metrics=metrics.store)
     try:
         await store.list_tables(server.doc_id)
         await store.list_tables(server.doc_id)

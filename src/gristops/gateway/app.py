@@ -92,7 +92,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     """A gateway app for this config; `store` overrides the configured one (tests, embedding)."""
     metrics = create_metrics()
     ProcessCollector(registry=metrics.registry)
-    store = store or open_store(config, metrics)
+    store = store or open_store(config, metrics.store)
     state = StateDB(config.state_path)
     # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at scrape time.
     metrics.registry.register(OpsCollector(config, state))

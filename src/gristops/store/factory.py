@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from gristops.config import Config
-from gristops.observe.metrics import GatewayMetrics
 from gristops.store.base import Store
+from gristops.store.metrics import StoreMetrics
 
 
-def open_store(config: Config, metrics: GatewayMetrics | None = None) -> Store:
+def open_store(config: Config, metrics: StoreMetrics | None = None) -> Store:
     """The embedded GristFileStore, or GristServerStore when grist.base_url is set."""
     if config.embedded:
         from gristops.store.file.store import GristFileStore

@@ -208,7 +208,7 @@ async def test_wal_mode_with_a_reader_holding_a_snapshot(shop_docs: Path) -> Non
 
 async def test_latency_and_failures_are_measured(shop_docs: Path) -> None:
     metrics = create_metrics()
-    store = GristFileStore(shop_docs, metrics=metrics)
+    store = GristFileStore(shop_docs, metrics=metrics.store)
     try:
         await store.list_tables(DOC)
         with pytest.raises(NotFound):

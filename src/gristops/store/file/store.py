@@ -34,20 +34,19 @@ import re
 import sqlite3
 import stat
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from gristops.errors import GristopsError, NotFound, Unavailable
-from gristops.observe.metrics import GatewayMetrics
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
 from gristops.store.file import reads, writes
 from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
 from gristops.store.metadata import Schema
+from gristops.store.metrics import StoreMetrics, measure_store
 
 T = TypeVar("T")
 
@@ -80,7 +79,7 @@ class GristFileStore:
     def __init__(
         self,
         docs_dir: Path,
-        metrics: GatewayMetrics | None = None,
+        metrics: StoreMetrics | None = None,
         *,
         read_threads: int = READ_THREADS,
         write_threads: int = WRITE_THREADS,
@@ -115,22 +114,8 @@ class GristFileStore:
                 doc = self._docs.setdefault(doc_id, DocFile(path))
         return doc
 
-    @contextmanager
-    def _measure(self, operation: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        except Exception as exc:
-            if self._metrics is not None:
-                self._metrics.store_errors.labels(
-                    store="file", operation=operation, error=type(exc).__name__
-                ).inc()
-            raise
-        finally:
-            if self._metrics is not None:
-                self._metrics.store_duration.labels(store="file", operation=operation).observe(
-                    time.perf_counter() - start
-                )
+    def _measure(self, operation: str) -> AbstractContextManager[None]:
+        return measure_store(self._metrics, "file", operation)
 
     def _call(self, doc_id: str, work: Callable[[DocFile], T]) -> T:
         """`work` on the document, with SQLite failures turned into gristops errors."""

@@ -18,8 +18,8 @@ from typing import Any
 
 from gristops.config.model import GristSection
 from gristops.errors import NotFound
-from gristops.observe.metrics import GatewayMetrics, measure_store
 from gristops.store.base import JSON, Record, RecordQuery, SortKey, UpsertOptions, UpsertResult
+from gristops.store.metrics import StoreMetrics, measure_store
 from gristops.store.server.client import GristClient, doc_path
 from gristops.store.server.lookup import lookup_sql, records_from_sql
 
@@ -71,7 +71,7 @@ class GristServerStore:
         self,
         settings: GristSection,
         api_key: str,
-        metrics: GatewayMetrics | None = None,
+        metrics: StoreMetrics | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
