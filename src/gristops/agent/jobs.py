@@ -26,6 +26,7 @@ from typing import Any, Literal
 import orjson
 import structlog
 
+from gristops.agent.records import AgentRuns
 from gristops.agent.schedule import due_at
 from gristops.config import Config
 from gristops.config.observe import JobSpec
@@ -70,31 +71,6 @@ def job_lock(config: Config, name: str) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def last_started(state: StateDB, job: str) -> float | None:
-    with state.reading() as conn:
-        row = conn.execute(
-            "SELECT MAX(started_at) FROM agent_runs WHERE job = ?", (job,)
-        ).fetchone()
-    return None if row[0] is None else float(row[0])
-
-
-def _record(state: StateDB, job: JobSpec, result: JobResult, output: str) -> None:
-    with state.transaction() as conn:
-        conn.execute(
-            "INSERT INTO agent_runs (job, command, started_at, finished_at, outcome, exit_code,"
-            " output) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                job.name,
-                " ".join(job.command),
-                result.started_at,
-                result.finished_at,
-                result.outcome,
-                result.exit_code,
-                output[-OUTPUT_TAIL:],
-            ),
-        )
-
-
 class OpsLog:
     """data_dir/logs/ops.log: every job's output, one JSON line each, tagged with job and run id."""
 
@@ -129,6 +105,7 @@ class JobRunner:
         self.config = config
         self.config_path = config_path.resolve()
         self.state = state
+        self.runs = AgentRuns(state)
         self.ops_log = OpsLog(log_file(config, "ops"))
 
     def run_if_due(self, job: JobSpec, stop: threading.Event) -> JobResult | None:
@@ -138,7 +115,7 @@ class JobRunner:
                 log.info("job already running elsewhere; skipped", job=job.name)
                 return None
             # Another agent may have run it while this one waited: check under the lock.
-            if due_at(job, last_started(self.state, job.name), time.time()) > time.time():
+            if due_at(job, self.runs.last_started(job.name), time.time()) > time.time():
                 return None
             return self._run(job, stop)
 
@@ -173,7 +150,15 @@ class JobRunner:
         for line in output.splitlines():
             if line.strip():
                 self.ops_log.write(job.name, run_id, line, level)
-        _record(self.state, job, result, output)
+        self.runs.record(
+            job.name,
+            " ".join(job.command),
+            result.started_at,
+            result.finished_at,
+            result.outcome,
+            result.exit_code,
+            output[-OUTPUT_TAIL:],
+        )
         event: dict[str, Any] = {
             "job": job.name,
             "run_id": run_id,

@@ -7,23 +7,14 @@ them too. Runs made by systemd timers count as well: they record the same rows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from gristops.agent.records import AgentRuns
 from gristops.config import Config
 from gristops.state.db import StateDB
-
-_LATEST = (
-    "SELECT r.job, r.started_at, r.finished_at, r.outcome FROM agent_runs r"
-    " WHERE r.id IN (SELECT MAX(id) FROM agent_runs GROUP BY job)"
-)
-_LAST_SUCCESS = (
-    "SELECT job, MAX(finished_at) FROM agent_runs WHERE outcome = 'success' GROUP BY job"
-)
-_COUNTS = "SELECT job, outcome, COUNT(*) FROM agent_runs GROUP BY job, outcome"
 
 
 def metric_families(config: Config, state: StateDB) -> list[Metric]:
@@ -52,25 +43,17 @@ def metric_families(config: Config, state: StateDB) -> list[Metric]:
         "gristops_agent_job_runs", "Job runs by outcome.", labels=["job", "outcome"]
     )
     configured = {job.name for job in config.observe.agent.jobs}
-    with state.reading() as conn:
-        try:
-            latest = conn.execute(_LATEST).fetchall()
-            last_success = conn.execute(_LAST_SUCCESS).fetchall()
-            counts = conn.execute(_COUNTS).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
-            latest, last_success, counts = [], [], []
+    runs_table = AgentRuns(state)
+    latest = runs_table.latest()
     # Only configured jobs: a job removed from the config stops being reported.
-    for job, started, finished, outcome in latest:
-        if job in configured:
-            last_run.add_metric([job], finished)
-            duration.add_metric([job], finished - started)
-            success.add_metric([job], 1.0 if outcome == "success" else 0.0)
-    for job, finished in last_success:
-        if job in configured:
-            success_at.add_metric([job], finished)
-    for job, outcome, count in counts:
+    for run in latest:
+        if run.job in configured:
+            last_run.add_metric([run.job], run.finished_at)
+            duration.add_metric([run.job], run.finished_at - run.started_at)
+            success.add_metric([run.job], 1.0 if run.outcome == "success" else 0.0)
+            if run.last_success is not None:
+                success_at.add_metric([run.job], run.last_success)
+    for job, outcome, count in runs_table.counts():
         if job in configured:
             runs.add_metric([job, outcome], count)
     return [last_run, duration, success, success_at, runs]

@@ -17,8 +17,9 @@ from wsgiref.simple_server import WSGIServer
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
-from gristops.agent.jobs import JobRunner, last_started
+from gristops.agent.jobs import JobRunner
 from gristops.agent.metrics import AgentCollector
+from gristops.agent.records import AgentRuns
 from gristops.agent.schedule import due_at
 from gristops.config import Config
 from gristops.config.observe import JobSpec
@@ -34,6 +35,7 @@ class Agent:
     def __init__(self, config: Config, config_path: Path, state: StateDB) -> None:
         self.config = config
         self.state = state
+        self.runs = AgentRuns(state)
         self.runner = JobRunner(config, config_path, state)
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -54,7 +56,7 @@ class Agent:
         """Schedule until `stop` is set, then stop the running jobs and return."""
         jobs = self.config.observe.agent.jobs
         now = time.time()
-        self._due = {job.name: due_at(job, last_started(self.state, job.name), now) for job in jobs}
+        self._due = {job.name: due_at(job, self.runs.last_started(job.name), now) for job in jobs}
         shipper = self._start_shipping(stop)
         log.info("agent started", jobs=[job.name for job in jobs])
         while not stop.is_set():
@@ -83,7 +85,7 @@ class Agent:
                 # The next slot counts from the last start, whoever ran it; a job
                 # another process still runs has no new start yet: try again later.
                 now = time.time()
-                due = due_at(job, last_started(self.state, job.name) or now, now)
+                due = due_at(job, self.runs.last_started(job.name) or now, now)
                 self._due[job.name] = due if ran or due > now else now + BUSY_RETRY
 
         # Not due again until this run has rescheduled it.

@@ -22,6 +22,7 @@ from gristops.gateway.auth import AuthService
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from gristops.gateway.ops_metrics import OPS_AREAS
 from gristops.gateway.routes import auth as auth_routes
 from gristops.gateway.routes import records, system
 from gristops.gateway.status import route as status
@@ -95,7 +96,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     store = store or open_store(config, metrics.store)
     state = StateDB(config.state_path)
     # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at scrape time.
-    metrics.registry.register(OpsCollector(config, state))
+    metrics.registry.register(OpsCollector(config, state, OPS_AREAS))
     probe = StoreProbe(
         store,
         config.grist.document_id,

@@ -1,17 +1,17 @@
-"""The ops collector: backup, replication, TLS and deploy gauges, read at scrape time.
+"""The ops collector: backup, replication, TLS, deploy and job gauges, read at scrape time.
 
 Each ops area exposes `metric_families(config, state) -> list[Metric]` in its
-own module. Modules are imported lazily so an area that is not installed (or
-not written yet) is skipped, and one area failing costs only its own metrics:
-the failure is logged and counted in `gristops_collector_errors_total{module}`.
+own package; the caller (the gateway's `create_app`) registers the collector
+with the areas it wants, by name, the way prometheus_client collectors are
+registered. One area failing costs only its own metrics: the failure is logged
+and counted in `gristops_collector_errors_total{module=<area>}`.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 import structlog
@@ -23,64 +23,26 @@ from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.observe")
 
-OPS_MODULES: tuple[str, ...] = (
-    "gristops.backup.metrics",
-    "gristops.backup.replication.metrics",
-    "gristops.edge.tls.metrics",
-    "gristops.deploy.metrics",
-    "gristops.agent.metrics",
-)
-
 
 class MetricSource(Protocol):
     def __call__(self, config: Config, state: StateDB) -> list[Metric]: ...
 
 
-def _absent(exc: ImportError, module: str) -> bool:
-    """True when the module (or a package above it) does not exist, not when it fails to import."""
-    missing = exc.name or ""
-    return isinstance(exc, ModuleNotFoundError) and (
-        module == missing or module.startswith(missing + ".")
-    )
-
-
-def load_source(module: str) -> MetricSource | None:
-    """The module's `metric_families`, or None when the module does not exist."""
-    try:
-        loaded = importlib.import_module(module)
-    except ImportError as exc:
-        if _absent(exc, module):
-            return None
-        raise
-    source: MetricSource = loaded.metric_families
-    return source
-
-
 class OpsCollector(Collector):
-    """Calls every ops module's `metric_families` at scrape time; one failure skips one module."""
+    """Calls each area's `metric_families` at scrape time; one failure skips one area."""
 
-    def __init__(
-        self,
-        config: Config,
-        state: StateDB,
-        modules: Iterable[str] = OPS_MODULES,
-        loader: Callable[[str], MetricSource | None] = load_source,
-    ) -> None:
+    def __init__(self, config: Config, state: StateDB, areas: Mapping[str, MetricSource]) -> None:
         self.config = config
         self.state = state
-        self.modules = tuple(modules)
-        self.loader = loader
+        self.areas = dict(areas)
         self._lock = threading.Lock()
-        self._errors = dict.fromkeys(self.modules, 0)
+        self._errors = dict.fromkeys(self.areas, 0)
 
     def describe(self) -> list[Metric]:
         # Describing would run a full collection when the registry is created.
         return []
 
-    def _families(self, module: str) -> list[Metric]:
-        source = self.loader(module)
-        if source is None:
-            return []
+    def _families(self, source: MetricSource) -> list[Metric]:
         families = source(self.config, self.state)
         wrong = [f for f in families if not isinstance(f, Metric)]
         if wrong:
@@ -90,27 +52,27 @@ class OpsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         durations = GaugeMetricFamily(
             "gristops_collector_duration_seconds",
-            "Seconds the last scrape spent reading each ops module's metrics.",
+            "Seconds the last scrape spent reading each ops area's metrics.",
             labels=["module"],
         )
         collected: list[Metric] = []
-        for module in self.modules:
+        for area, source in self.areas.items():
             start = time.perf_counter()
             try:
-                collected.extend(self._families(module))
+                collected.extend(self._families(source))
             except Exception:  # one broken area must not break the scrape
                 with self._lock:
-                    self._errors[module] += 1
-                log.exception("ops metrics failed", module=module)
-            durations.add_metric([module], time.perf_counter() - start)
+                    self._errors[area] += 1
+                log.exception("ops metrics failed", module=area)
+            durations.add_metric([area], time.perf_counter() - start)
         errors = CounterMetricFamily(
             "gristops_collector_errors",
-            "Scrapes in which an ops module's metrics could not be read.",
+            "Scrapes in which an ops area's metrics could not be read.",
             labels=["module"],
         )
         with self._lock:
-            for module, count in self._errors.items():
-                errors.add_metric([module], count)
+            for area, count in self._errors.items():
+                errors.add_metric([area], count)
         yield from collected
         yield durations
         yield errors
