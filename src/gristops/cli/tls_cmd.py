@@ -13,6 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
+from gristops.deploy.switch import current_target
 from gristops.edge.tls.certs import CertPaths
 from gristops.edge.tls.renewal import CertificateManager, CertResult, raise_for_failures
 from gristops.edge.tls.status import certificate_status
@@ -119,7 +120,8 @@ def issue(
             f"not in edge.tls_domains: {', '.join(unknown)}",
             f"name a certificate by its first host name: {', '.join(sorted(known))}",
         )
-    manager = CertificateManager(cfg, StateDB(cfg.state_path))
+    state = StateDB(cfg.state_path)
+    manager = CertificateManager(cfg, state, lambda: current_target(cfg, state))
     with _progress(len(names or known), as_json) as step:
         results = manager.issue(tuple(names or ()), progress=step)
     _report(cfg, results, as_json)
@@ -139,7 +141,8 @@ def renew(
     """
     cfg = _load(config)
     _need_domains(cfg)
-    manager = CertificateManager(cfg, StateDB(cfg.state_path))
+    state = StateDB(cfg.state_path)
+    manager = CertificateManager(cfg, state, lambda: current_target(cfg, state))
     with _progress(len(cfg.edge.tls_domains), as_json) as step:
         results = manager.renew(force=force, progress=step)
     _report(cfg, results, as_json)

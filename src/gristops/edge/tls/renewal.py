@@ -19,7 +19,6 @@ from typing import Literal
 import structlog
 
 from gristops.config import Config
-from gristops.deploy.switch import current_target
 from gristops.edge.layout import EdgePaths
 from gristops.edge.nginx import Nginx, render
 from gristops.edge.tls.acme import AcmeClient
@@ -39,6 +38,9 @@ from gristops.state.db import StateDB
 log = structlog.get_logger("gristops.tls")
 Result = Literal["issued", "renewed", "not-due", "failed"]
 Progress = Callable[[str], None]
+# Where nginx sends traffic right now (the gateway's port and the web app folder):
+# the caller knows (the deploy records' active slot), the edge does not.
+Upstream = Callable[[], tuple[int, Path | None]]
 
 
 class TlsFailed(GristopsError):
@@ -78,10 +80,11 @@ def renew_at(info: CertInfo, fraction: float, ari_at: dt.datetime | None) -> dt.
 class CertificateManager:
     """The certificates of one gristops.yaml, with one ACME client per CA directory."""
 
-    def __init__(self, config: Config, state: StateDB) -> None:
+    def __init__(self, config: Config, state: StateDB, upstream: Upstream) -> None:
         self.config = config
         self.records = TlsRecords(state)
         self.state = state
+        self.upstream = upstream
         self._clients: dict[str, AcmeClient] = {}
 
     def client(self, directory_url: str) -> AcmeClient:
@@ -182,15 +185,15 @@ class CertificateManager:
 
     def _reload_if_changed(self, results: list[CertResult]) -> None:
         if any(r.result in ("issued", "renewed") for r in results):
-            reload_edge(self.config, self.state)
+            reload_edge(self.config, self.upstream)
 
 
-def reload_edge(config: Config, state: StateDB) -> bool:
+def reload_edge(config: Config, upstream: Upstream) -> bool:
     """Make a running nginx serve the current certificate files; False when it is not running."""
     nginx = Nginx(config)
     if not nginx.running():
         return False
-    port, web_root = current_target(config, state)
+    port, web_root = upstream()
     if not nginx.apply(render(config, upstream_port=port, web_root=web_root)):
         nginx.reload()
     return True
