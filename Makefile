@@ -22,6 +22,7 @@ install-system:
 lint:
 	ruff check src tests bench
 	mypy
+	lint-imports
 	bandit -q -c pyproject.toml -r src --severity-level high
 	bash .ci/secrets-check
 

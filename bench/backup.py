@@ -24,10 +24,10 @@ from pathlib import Path
 
 import zstandard
 
+from gristops.backup.configured_archives import open_archive
 from gristops.backup.crypto import Keys
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
-from gristops.backup.targets.configured import open_archive
 from gristops.config import Config, load_config
 from gristops.runtime.process import ExternalProgramError, find_program, run
 from gristops.state.db import StateDB

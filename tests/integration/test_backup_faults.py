@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gristops.backup.configured_archives import open_archive
 from gristops.backup.crypto import Keys
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
 from gristops.backup.targets import local
-from gristops.backup.targets.configured import open_archive
 from gristops.backup.verify import verify_snapshot
 from gristops.config import load_config
 from gristops.config.backup import LocalTargetConfig

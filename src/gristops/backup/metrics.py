@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from gristops.backup.catalog import Catalog
-from gristops.backup.targets.configured import target_names
+from gristops.backup.configured_archives import target_names
 from gristops.config import Config
 from gristops.state.db import StateDB
 

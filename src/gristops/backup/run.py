@@ -17,13 +17,13 @@ import structlog
 from gristops import __version__
 from gristops.backup.archive import Archive
 from gristops.backup.catalog import Catalog
+from gristops.backup.configured_archives import open_archive, target_names
 from gristops.backup.crypto import Keys
 from gristops.backup.lock import backup_lock
 from gristops.backup.manifest import FileEntry, Manifest, new_snapshot_id
 from gristops.backup.progress import Reporter, Silent
 from gristops.backup.scratch import scratch_dir
 from gristops.backup.sources import Prepared, plan, prepare
-from gristops.backup.targets.configured import open_archive, target_names
 from gristops.config import Config
 from gristops.errors import GristopsError
 from gristops.state.db import StateDB

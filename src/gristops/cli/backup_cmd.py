@@ -21,6 +21,7 @@ from rich.table import Table
 
 from gristops.backup.archive import Archive
 from gristops.backup.catalog import Catalog
+from gristops.backup.configured_archives import open_archive, target_names
 from gristops.backup.crypto import Keys, generate_identity
 from gristops.backup.drill import drill as run_drill
 from gristops.backup.manifest import snapshot_created
@@ -28,7 +29,6 @@ from gristops.backup.progress import Advance, Reporter, Silent
 from gristops.backup.prune import prune as run_prune
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
-from gristops.backup.targets.configured import open_archive, target_names
 from gristops.backup.verify import (
     SnapshotDamaged,
     VerifyResult,

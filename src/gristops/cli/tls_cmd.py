@@ -14,7 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
 from gristops.deploy.switch import current_target
-from gristops.edge.tls.certs import CertPaths
+from gristops.edge.layout import CertPaths
+from gristops.edge.nginx import reload_edge
 from gristops.edge.tls.renewal import CertificateManager, CertResult, raise_for_failures
 from gristops.edge.tls.status import certificate_status
 from gristops.errors import ConfigError
@@ -121,7 +122,7 @@ def issue(
             f"name a certificate by its first host name: {', '.join(sorted(known))}",
         )
     state = StateDB(cfg.state_path)
-    manager = CertificateManager(cfg, state, lambda: current_target(cfg, state))
+    manager = CertificateManager(cfg, state, lambda: reload_edge(cfg, *current_target(cfg, state)))
     with _progress(len(names or known), as_json) as step:
         results = manager.issue(tuple(names or ()), progress=step)
     _report(cfg, results, as_json)
@@ -142,7 +143,7 @@ def renew(
     cfg = _load(config)
     _need_domains(cfg)
     state = StateDB(cfg.state_path)
-    manager = CertificateManager(cfg, state, lambda: current_target(cfg, state))
+    manager = CertificateManager(cfg, state, lambda: reload_edge(cfg, *current_target(cfg, state)))
     with _progress(len(cfg.edge.tls_domains), as_json) as step:
         results = manager.renew(force=force, progress=step)
     _report(cfg, results, as_json)

@@ -1,4 +1,4 @@
-"""Where the edge keeps its files: nginx's prefix, logs and the bootstrap certificate."""
+"""Where the edge keeps its files: nginx's prefix, logs, the bootstrap and ACME certificates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristops.config import Config
-from gristops.edge.tls.certs import CertPaths
+
+
+@dataclass(frozen=True)
+class CertPaths:
+    directory: Path
+
+    @classmethod
+    def of(cls, config: Config, name: str) -> CertPaths:
+        return cls(config.data_dir.resolve() / "tls" / name)
+
+    @property
+    def fullchain(self) -> Path:
+        return self.directory / "fullchain.pem"
+
+    @property
+    def privkey(self) -> Path:
+        return self.directory / "privkey.pem"
+
+    def exists(self) -> bool:
+        return self.fullchain.exists() and self.privkey.exists()
 
 
 @dataclass(frozen=True)

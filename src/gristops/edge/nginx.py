@@ -172,3 +172,13 @@ class Nginx:
             return
         pids.stop(pid, signal.SIGQUIT, timeout)
         log.info("nginx stopped", pid=pid)
+
+
+def reload_edge(config: Config, upstream_port: int, web_root: Path | None) -> bool:
+    """Make a running nginx serve the current certificate files; False when it is not running."""
+    nginx = Nginx(config)
+    if not nginx.running():
+        return False
+    if not nginx.apply(render(config, upstream_port=upstream_port, web_root=web_root)):
+        nginx.reload()
+    return True

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gristops.backup.archive import Archive
+from gristops.backup.configured_archives import open_archive
 from gristops.backup.crypto import Keys
-from gristops.backup.targets.configured import open_archive
 from gristops.config import Config, load_config
 from gristops.state.db import StateDB
 from tests.conftest import SHOP_GRIST

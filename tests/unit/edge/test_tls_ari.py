@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from gristops.config import Config
-from gristops.edge.tls.certs import CertPaths, install, read_info
+from gristops.edge.layout import CertPaths
+from gristops.edge.tls.certs import install, read_info
 from gristops.edge.tls.records import TlsRecords
 from gristops.edge.tls.renewal import CertificateManager
 from gristops.edge.tls.status import certificate_status
@@ -111,7 +112,7 @@ def test_a_window_in_the_future_sets_the_renewal_date(tmp_path: Path, ca: AriCa)
     config, state = issued_config(tmp_path, ca)
     soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + 5 * DAY
     ca.window = (soon, soon + dt.timedelta(hours=1))
-    [result] = CertificateManager(config, state, lambda: (config.server.port, None)).renew()
+    [result] = CertificateManager(config, state, lambda: False).renew()
     assert result.result == "not-due"
     assert len(ca.asked) == 1
     [status] = certificate_status(config, state)
@@ -124,7 +125,7 @@ def test_a_window_that_has_opened_triggers_renewal_now(tmp_path: Path, ca: AriCa
     opened = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     ca.window = (opened, opened + dt.timedelta(hours=1))
     before = CertPaths.of(config, "shop.example.com").fullchain.read_bytes()
-    [result] = CertificateManager(config, state, lambda: (config.server.port, None)).renew()
+    [result] = CertificateManager(config, state, lambda: False).renew()
     # It tried to renew (the double then refuses the order): the old one stays.
     assert result.result == "failed"
     assert "ACME failed" in result.detail
@@ -134,6 +135,6 @@ def test_a_window_that_has_opened_triggers_renewal_now(tmp_path: Path, ca: AriCa
 def test_ari_off_ignores_the_window(tmp_path: Path, ca: AriCa) -> None:
     config, state = issued_config(tmp_path, ca, acme_ari=False)
     ca.window = (dt.datetime.now(dt.UTC) - DAY, dt.datetime.now(dt.UTC))
-    [result] = CertificateManager(config, state, lambda: (config.server.port, None)).renew()
+    [result] = CertificateManager(config, state, lambda: False).renew()
     assert result.result == "not-due"
     assert ca.asked == []

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from gristops.config import Config
-from gristops.edge.tls.certs import CertPaths, install, read_info
+from gristops.edge.layout import CertPaths
+from gristops.edge.tls.certs import install, read_info
 from gristops.edge.tls.metrics import metric_families
 from gristops.edge.tls.records import TlsRecords
 from gristops.edge.tls.selfsigned import ensure_selfsigned

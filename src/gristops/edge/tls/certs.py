@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gristops.config import Config
+from gristops.edge.layout import CertPaths
 from gristops.errors import GristopsError
 
 
@@ -29,26 +29,6 @@ class CertificateError(GristopsError):
     """A certificate or key is unreadable, or a new one failed validation."""
 
     exit_code = 7
-
-
-@dataclass(frozen=True)
-class CertPaths:
-    directory: Path
-
-    @classmethod
-    def of(cls, config: Config, name: str) -> CertPaths:
-        return cls(config.data_dir.resolve() / "tls" / name)
-
-    @property
-    def fullchain(self) -> Path:
-        return self.directory / "fullchain.pem"
-
-    @property
-    def privkey(self) -> Path:
-        return self.directory / "privkey.pem"
-
-    def exists(self) -> bool:
-        return self.fullchain.exists() and self.privkey.exists()
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,11 @@ from typing import Literal
 import structlog
 
 from gristops.config import Config
-from gristops.edge.layout import EdgePaths
-from gristops.edge.nginx import Nginx, render
+from gristops.edge.layout import CertPaths, EdgePaths
 from gristops.edge.tls.acme import AcmeClient
 from gristops.edge.tls.certs import (
     CertificateError,
     CertInfo,
-    CertPaths,
     install,
     new_key,
     read_info,
@@ -38,9 +36,9 @@ from gristops.state.db import StateDB
 log = structlog.get_logger("gristops.tls")
 Result = Literal["issued", "renewed", "not-due", "failed"]
 Progress = Callable[[str], None]
-# Where nginx sends traffic right now (the gateway's port and the web app folder):
-# the caller knows (the deploy records' active slot), the edge does not.
-Upstream = Callable[[], tuple[int, Path | None]]
+# Makes a running nginx serve the new certificate files (False when it is not running);
+# given by the caller, which knows where nginx sends traffic right now.
+Reload = Callable[[], bool]
 
 
 class TlsFailed(GristopsError):
@@ -80,11 +78,11 @@ def renew_at(info: CertInfo, fraction: float, ari_at: dt.datetime | None) -> dt.
 class CertificateManager:
     """The certificates of one gristops.yaml, with one ACME client per CA directory."""
 
-    def __init__(self, config: Config, state: StateDB, upstream: Upstream) -> None:
+    def __init__(self, config: Config, state: StateDB, reload: Reload) -> None:
         self.config = config
         self.records = TlsRecords(state)
         self.state = state
-        self.upstream = upstream
+        self.reload = reload
         self._clients: dict[str, AcmeClient] = {}
 
     def client(self, directory_url: str) -> AcmeClient:
@@ -185,18 +183,7 @@ class CertificateManager:
 
     def _reload_if_changed(self, results: list[CertResult]) -> None:
         if any(r.result in ("issued", "renewed") for r in results):
-            reload_edge(self.config, self.upstream)
-
-
-def reload_edge(config: Config, upstream: Upstream) -> bool:
-    """Make a running nginx serve the current certificate files; False when it is not running."""
-    nginx = Nginx(config)
-    if not nginx.running():
-        return False
-    port, web_root = upstream()
-    if not nginx.apply(render(config, upstream_port=port, web_root=web_root)):
-        nginx.reload()
-    return True
+            self.reload()
 
 
 def raise_for_failures(results: list[CertResult]) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gristops.config import Config
-from gristops.edge.layout import EdgePaths
-from gristops.edge.tls.certs import CertInfo, CertPaths, read_info
+from gristops.edge.layout import CertPaths, EdgePaths
+from gristops.edge.tls.certs import CertInfo, read_info
 from gristops.edge.tls.records import CertRecord, TlsRecords
 from gristops.edge.tls.renewal import renew_at
 from gristops.errors import GristopsError
