@@ -29,7 +29,8 @@ from gristops.backup.crypto import Keys
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
 from gristops.config import Config, load_config
-from gristops.runtime.process import ExternalProgramError, find_program, run
+from gristops.errors import ExternalProgramError
+from gristops.runtime.process import find_program, run
 from gristops.state.db import StateDB
 
 SHOP = Path(__file__).parent.parent / "tests" / "fixtures" / "grist" / "docs" / "Shop.grist"

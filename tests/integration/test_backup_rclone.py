@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gristops.backup.targets import TargetError, open_target
+from gristops.backup.targets import open_target
 from gristops.config.backup import RcloneTargetConfig
+from gristops.errors import TargetError
 from tests.support.seaweed import Seaweed, seaweed
 from tests.support.target_contract import check_round_trip
 

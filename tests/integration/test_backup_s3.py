@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gristops.backup.targets import TargetError, open_target
+from gristops.backup.targets import open_target
 from gristops.backup.targets.s3 import S3Target
 from gristops.config.backup import S3TargetConfig
+from gristops.errors import TargetError
 from tests.gateway_harness import free_port
 from tests.integration.backup_support import cli, cli_json, install
 from tests.support.seaweed import Seaweed, seaweed

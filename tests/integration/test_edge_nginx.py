@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from gristops.config import Config
-from gristops.edge.nginx import Nginx, NginxConfigError, render
+from gristops.edge.nginx import Nginx, render
+from gristops.errors import NginxConfigError
 from gristops.runtime.process import Service
 
 pytestmark = pytest.mark.integration

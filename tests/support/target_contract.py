@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from gristops.backup.targets.base import BlobNotFound, Target
+from gristops.backup.targets.base import Target
+from gristops.errors import BlobNotFound
 
 
 def check_round_trip(target: Target) -> None:

@@ -30,8 +30,9 @@ from gristops.agent.records import AgentRuns
 from gristops.agent.schedule import due_at
 from gristops.config import Config
 from gristops.config.observe import JobSpec
+from gristops.errors import ExternalProgramError
 from gristops.observe.logfiles import LogFile, SharedRotatingFileHandler, log_dir, log_file
-from gristops.runtime.process import ExternalProgramError, Service
+from gristops.runtime.process import Service
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.agent")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gristops.backup.crypto import CorruptBlob, Sealer
+from gristops.backup.crypto import Sealer
 from gristops.backup.manifest import (
     SNAPSHOTS,
     FileEntry,
@@ -24,8 +24,8 @@ from gristops.backup.manifest import (
 )
 from gristops.backup.sources import Prepared
 from gristops.backup.sqlitefile import inspect_sqlite
-from gristops.backup.targets import BlobNotFound, Target
-from gristops.errors import NotFound
+from gristops.backup.targets import Target
+from gristops.errors import BlobNotFound, CorruptBlob, NotFound
 
 Advance = Callable[[int], None]
 # Chunks sealed and sent at once: compression and hashing release the GIL.

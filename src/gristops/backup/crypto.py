@@ -21,7 +21,7 @@ import pyrage  # type: ignore[import-untyped]
 import zstandard
 
 from gristops.config.backup import BackupSection, Encryption
-from gristops.errors import ConfigError, GristopsError
+from gristops.errors import ConfigError, CorruptBlob
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -29,12 +29,6 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PASSPHRASE_SALT = b"gristops-backup-age-identity-v1"
 _SCRYPT = {"n": 1 << 17, "r": 8, "p": 1, "maxmem": 256 << 20, "dklen": 32}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-
-class CorruptBlob(GristopsError):
-    """A blob of the archive cannot be decrypted or decompressed, or has the wrong content."""
-
-    exit_code = 7
 
 
 def _bech32_polymod(values: list[int]) -> int:

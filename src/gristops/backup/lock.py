@@ -12,13 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gristops.errors import GristopsError
-
-
-class BackupBusy(GristopsError):
-    """Another backup run or prune holds the lock."""
-
-    exit_code = 5
+from gristops.errors import BackupBusy
 
 
 @contextmanager

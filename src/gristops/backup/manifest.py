@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gristops.backup.crypto import CorruptBlob
 from gristops.config.model import DOC_ID_PATTERN
+from gristops.errors import CorruptBlob
 
 FORMAT = "gristops-snapshot/1"
 SNAPSHOTS = "snapshots/"

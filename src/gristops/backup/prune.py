@@ -13,19 +13,12 @@ from dataclasses import dataclass
 
 from gristops.backup.archive import Archive
 from gristops.backup.catalog import Catalog
-from gristops.backup.crypto import CorruptBlob
 from gristops.backup.lock import backup_lock
 from gristops.backup.manifest import chunk_key, snapshot_key
 from gristops.backup.retention import keep
 from gristops.config import Config
-from gristops.errors import GristopsError
+from gristops.errors import CorruptBlob, PruneRefused
 from gristops.state.db import StateDB
-
-
-class PruneRefused(GristopsError):
-    """A manifest could not be read, so no chunk can safely be deleted."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)

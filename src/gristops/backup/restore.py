@@ -19,9 +19,8 @@ from gristops.backup.manifest import FileEntry, Manifest
 from gristops.backup.progress import Reporter, Silent
 from gristops.backup.scratch import scratch_dir
 from gristops.backup.swap import swap_into_place
-from gristops.backup.verify import SnapshotDamaged
 from gristops.config import Config
-from gristops.errors import BadRequest, GristopsError, NotFound
+from gristops.errors import BadRequest, GristopsError, NotFound, SnapshotDamaged
 from gristops.state.db import StateDB
 
 

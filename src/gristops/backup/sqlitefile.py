@@ -11,15 +11,11 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from gristops.errors import GristopsError
+from gristops.errors import SqliteCopyError
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 # Writers wait at most this long for the copy's read lock (and we for theirs).
 BUSY_TIMEOUT_SECONDS = 30.0
-
-
-class SqliteCopyError(GristopsError):
-    """A live SQLite file could not be copied or checked."""
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from gristops.errors import GristopsError
+from gristops.errors import SwapError
 
 LOCK_TIMEOUT_SECONDS = 30.0
 PRE_RESTORE = ".pre-restore"
-
-
-class SwapError(GristopsError):
-    """The live document could not be replaced; it is unchanged."""
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -11,18 +11,11 @@ from dataclasses import dataclass, field
 
 from gristops.backup.archive import Archive
 from gristops.backup.catalog import Catalog
-from gristops.backup.crypto import CorruptBlob
 from gristops.backup.progress import Reporter, Silent
 from gristops.backup.scratch import scratch_dir
 from gristops.config import Config
-from gristops.errors import GristopsError, NotFound
+from gristops.errors import CorruptBlob, NotFound
 from gristops.state.db import StateDB
-
-
-class SnapshotDamaged(GristopsError):
-    """A snapshot failed verification: restore refuses it."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,9 @@ from gristops.agent.jobs import JobRunner, find_job
 from gristops.agent.runner import Agent
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
 from gristops.config import Config
-from gristops.errors import ConfigError, GristopsError
+from gristops.errors import ConfigError, JobFailed
 from gristops.observe.logging import configure_process_logging
 from gristops.state.db import StateDB
-
-
-class JobFailed(GristopsError):
-    """A job run with `gristops agent --job` did not succeed."""
-
-    exit_code = 1
 
 
 def agent(

@@ -29,16 +29,11 @@ from gristops.backup.progress import Advance, Reporter, Silent
 from gristops.backup.prune import prune as run_prune
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
-from gristops.backup.verify import (
-    SnapshotDamaged,
-    VerifyResult,
-    resolve_snapshot,
-    verify_snapshot,
-)
+from gristops.backup.verify import VerifyResult, resolve_snapshot, verify_snapshot
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.cli.replicate_cmd import restore_from_replica
 from gristops.config import Config
-from gristops.errors import GristopsError, NotFound
+from gristops.errors import BackupFailed, GristopsError, NotFound, SnapshotDamaged
 from gristops.observe.logging import configure_logging
 from gristops.state.db import StateDB
 
@@ -49,10 +44,6 @@ app = typer.Typer(
 TargetOption = Annotated[
     str | None, typer.Option("--target", "-t", help="Only this target (backup.targets name).")
 ]
-
-
-class BackupFailed(GristopsError):
-    """At least one target did not get the snapshot."""
 
 
 class _Bars:

@@ -20,7 +20,7 @@ from gristops.deploy.release import load_release
 from gristops.deploy.slots import SlotPlace
 from gristops.deploy.supervisor import supervise
 from gristops.edge.nginx import Nginx
-from gristops.errors import GristopsError
+from gristops.errors import DeployFailed
 from gristops.runtime import pids
 from gristops.state.db import StateDB
 
@@ -41,10 +41,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 ByOption = Annotated[str | None, typer.Option("--by", help="Who deploys (default: the user).")]
-
-
-class DeployFailed(GristopsError):
-    exit_code = 7
 
 
 def _actor(by: str | None) -> str:

@@ -31,7 +31,7 @@ from gristops.cli import (
     users_cmd,
 )
 from gristops.cli.common import err
-from gristops.errors import GristopsError
+from gristops.errors import INTERNAL, INTERRUPTED, GristopsError
 
 app = typer.Typer(
     name="gristops",
@@ -92,9 +92,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("aborted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:  # a bug: say so in one line, not a traceback
         import click
 
@@ -105,4 +105,4 @@ def main() -> None:
             traceback.print_exc()
         err.print(f"error: internal error: {type(exc).__name__}: {exc}")
         err.print("hint: run again with GRISTOPS_DEBUG=1 for the traceback and report it")
-        sys.exit(70)
+        sys.exit(INTERNAL)

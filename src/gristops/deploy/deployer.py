@@ -24,24 +24,12 @@ from gristops.deploy.records import DeployRecords, Slot, SlotRecord, other
 from gristops.deploy.release import Release
 from gristops.deploy.slots import SlotPlace
 from gristops.deploy.switch import point_edge, verify_edge, watch
-from gristops.errors import GristopsError
+from gristops.errors import DeployBusy, GristopsError, NothingToRollBack
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.deploy")
 Step = Callable[[str], None]
 Result = Literal["success", "rolled_back", "failed", "unchanged"]
-
-
-class DeployBusy(GristopsError):
-    """Another deploy or rollback holds the deploy lock."""
-
-    exit_code = 5
-
-
-class NothingToRollBack(GristopsError):
-    """No previous release is installed in the idle slot."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)

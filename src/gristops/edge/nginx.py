@@ -19,21 +19,14 @@ from gristops.config import Config
 from gristops.edge.layout import EdgePaths
 from gristops.edge.render import render
 from gristops.edge.tls.selfsigned import ensure_selfsigned
-from gristops.errors import GristopsError, Unavailable
+from gristops.errors import ExternalProgramError, NginxConfigError, Unavailable
 from gristops.runtime import pids
 from gristops.runtime.nginx import nginx
-from gristops.runtime.process import ExternalProgramError
 
 __all__ = ["Nginx", "NginxConfigError", "render"]
 
 log = structlog.get_logger("gristops.edge")
 STOP_TIMEOUT = 30.0
-
-
-class NginxConfigError(GristopsError):
-    """nginx refused a rendered configuration; the live one was left in place."""
-
-    exit_code = 2
 
 
 def _complaint(output: str, candidate: str, text: str) -> str:

@@ -28,6 +28,7 @@ from gristops.config.model import UsersTableSchema
 from gristops.errors import (
     AuthError,
     BadRequest,
+    ExpiredToken,
     Forbidden,
     NotFound,
     TooManyRequests,
@@ -35,7 +36,7 @@ from gristops.errors import (
 )
 from gristops.gateway.lockout import LoginThrottle
 from gristops.gateway.passwords import check_password, is_bcrypt_hash, make_hash
-from gristops.gateway.tokens import ExpiredToken, TokenService
+from gristops.gateway.tokens import TokenService
 from gristops.observe.metrics import GatewayMetrics
 from gristops.state.audit import AuthAudit, AuthEvent
 from gristops.state.db import StateDB

@@ -27,7 +27,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gristops.errors import AuthError, Unavailable
+from gristops.errors import AuthError, ExpiredToken, Unavailable
 
 ISSUER = "gristops"
 AUDIENCE = "gristops-gateway"
@@ -39,10 +39,6 @@ CLOCK_SKEW = 60  # seconds another gateway's clock may run ahead  # distinct liv
 # A kid is its creation time in milliseconds plus a random suffix: sorting kids sorts keys by age.
 _KID = re.compile(r"^k(\d{13})-([0-9a-f]{8})$")
 _HINT = "log in again (POST /auth/login) or refresh (POST /auth/refresh)"
-
-
-class ExpiredToken(AuthError):
-    """A well-signed access token past its `exp`."""
 
 
 @dataclass(frozen=True)

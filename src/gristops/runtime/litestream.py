@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from gristops.errors import GristopsError
-from gristops.runtime.process import ExternalProgramError, Service, run
+from gristops.errors import ExternalProgramError, GristopsError
+from gristops.runtime.process import Service, run
 
 UNSET_ENV = ("AWS_CA_BUNDLE",)
 _ID_ENV = "GRISTOPS_LITESTREAM_ACCESS_KEY_ID"

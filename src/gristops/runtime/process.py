@@ -23,17 +23,10 @@ from types import TracebackType
 
 import structlog
 
-from gristops.errors import GristopsError, Unavailable
+from gristops.errors import ExternalProgramError, Unavailable
 
 log = structlog.get_logger("gristops.runtime")
 TAIL_LINES = 12
-
-
-class ExternalProgramError(GristopsError):
-    """An external program failed, timed out or could not be started."""
-
-    exit_code = 6
-    http_status = 503
 
 
 def find_program(name: str) -> str:

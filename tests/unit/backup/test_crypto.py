@@ -9,14 +9,13 @@ import pytest
 
 from gristops.backup.crypto import (
     AGE_MAGIC,
-    CorruptBlob,
     Keys,
     Sealer,
     generate_identity,
     identity_from_passphrase,
 )
 from gristops.config.backup import BackupSection
-from gristops.errors import ConfigError
+from gristops.errors import ConfigError, CorruptBlob
 
 
 def _section(**encryption: object) -> BackupSection:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gristops.backup.targets import BlobNotFound, Target, TargetError
+from gristops.backup.targets import Target
 from gristops.backup.targets.local import LocalTarget
+from gristops.errors import BlobNotFound, TargetError
 
 
 def test_round_trip_lists_and_deletes(tmp_path: Path) -> None:

@@ -8,16 +8,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import Metric
 
-from gristops.backup.crypto import CorruptBlob
 from gristops.backup.drill import drill
 from gristops.backup.manifest import snapshot_key
 from gristops.backup.metrics import metric_families
 from gristops.backup.prune import prune
 from gristops.backup.restore import restore_snapshot
 from gristops.backup.run import run_backup
-from gristops.backup.verify import SnapshotDamaged, verify_snapshot
+from gristops.backup.verify import verify_snapshot
 from gristops.config import Config
-from gristops.errors import BadRequest, ConfigError, NotFound
+from gristops.errors import BadRequest, ConfigError, CorruptBlob, NotFound, SnapshotDamaged
 from gristops.state.db import StateDB
 from tests.unit.backup.conftest import archive_of, make_config, sha256
 

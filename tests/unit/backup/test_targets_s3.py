@@ -8,9 +8,10 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import SecretStr, ValidationError
 
-from gristops.backup.targets import BlobNotFound, TargetError, TargetFull, open_target
+from gristops.backup.targets import open_target
 from gristops.backup.targets.s3 import S3Target, normalized_prefix
 from gristops.config.backup import BackupSection, S3TargetConfig
+from gristops.errors import BlobNotFound, TargetError, TargetFull
 
 
 def target(tmp_path: Path) -> S3Target:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gristops.edge.tls.acme import AcmeClient, AcmeError
+from gristops.edge.tls.acme import AcmeClient
+from gristops.errors import AcmeError
 from tests.gateway_harness import free_port
 
 

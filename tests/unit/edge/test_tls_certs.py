@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from gristops.edge.tls.certs import (
-    CertificateError,
     CertInfo,
     CertPaths,
     describe,
@@ -19,6 +18,7 @@ from gristops.edge.tls.certs import (
     validate,
 )
 from gristops.edge.tls.renewal import renew_at
+from gristops.errors import CertificateError
 from tests.support.tls_chain import make_chain
 
 DAY = dt.timedelta(days=1)

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gristops.errors import AuthError
-from gristops.gateway.tokens import AUDIENCE, ISSUER, ExpiredToken, TokenService
+from gristops.errors import AuthError, ExpiredToken
+from gristops.gateway.tokens import AUDIENCE, ISSUER, TokenService
 
 TTL = 900
 

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from gristops.config import parse_config
+from gristops.errors import ExternalProgramError
 from gristops.observe.rules import RULES_FILE, TEST_FILES, alert_names, packaged, render_rules
-from gristops.runtime.process import ExternalProgramError, run
+from gristops.runtime.process import run
 
 BASE = "grist: {document_id: Shop}\n"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gristops.runtime.process import ExternalProgramError, Service, find_program, mask, run
+from gristops.errors import ExternalProgramError
+from gristops.runtime.process import Service, find_program, mask, run
 
 
 def test_run_returns_output() -> None:

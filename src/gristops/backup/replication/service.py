@@ -18,8 +18,9 @@ import structlog
 from gristops.backup.replication.replicate import CHECK_INTERVAL, Plan, check, plan
 from gristops.backup.replication.status import ReplicationStatus, mark_stopped
 from gristops.config import Config
+from gristops.errors import ExternalProgramError
 from gristops.runtime import litestream
-from gristops.runtime.process import ExternalProgramError, Service
+from gristops.runtime.process import Service
 
 log = structlog.get_logger("gristops.backup")
 

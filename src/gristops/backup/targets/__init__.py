@@ -13,23 +13,10 @@ import importlib
 from pathlib import Path
 from typing import cast
 
-from gristops.backup.targets.base import (
-    BlobNotFound,
-    Target,
-    TargetError,
-    TargetFull,
-    check_key,
-)
+from gristops.backup.targets.base import Target, check_key
 from gristops.config.backup import TargetConfig
 
-__all__ = [
-    "BlobNotFound",
-    "Target",
-    "TargetError",
-    "TargetFull",
-    "check_key",
-    "open_target",
-]
+__all__ = ["Target", "check_key", "open_target"]
 
 
 def open_target(name: str, config: TargetConfig, data_dir: Path) -> Target:

@@ -13,27 +13,9 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from gristops.errors import GristopsError, NotFound
+from gristops.errors import TargetError
 
 _KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$")
-
-
-class TargetError(GristopsError):
-    """A backup target could not store, read, list or delete a blob."""
-
-    exit_code = 6
-    http_status = 503
-
-
-class TargetFull(TargetError):
-    """The target ran out of space (or quota) while storing a blob."""
-
-
-class BlobNotFound(TargetError, NotFound):
-    """The key does not exist on the target."""
-
-    exit_code = 3
-    http_status = 404
 
 
 def check_key(key: str) -> str:

@@ -17,8 +17,9 @@ import secrets
 import time
 from pathlib import Path
 
-from gristops.backup.targets.base import BlobNotFound, TargetError, TargetFull, check_key
+from gristops.backup.targets.base import check_key
 from gristops.config.backup import LocalTargetConfig
+from gristops.errors import BlobNotFound, TargetError, TargetFull
 
 _TMP = ".tmp-"
 _COMMIT_PREFIX = "snapshots/"

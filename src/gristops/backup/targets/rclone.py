@@ -14,8 +14,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from gristops.backup.targets.base import BlobNotFound, TargetError, check_key
+from gristops.backup.targets.base import check_key
 from gristops.config.backup import RcloneTargetConfig
+from gristops.errors import BlobNotFound, TargetError
 from gristops.runtime.process import run
 
 # rclone's exit codes (https://rclone.org/docs/#exit-code).

@@ -17,8 +17,9 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from gristops.backup.targets.base import BlobNotFound, TargetError, TargetFull, check_key
+from gristops.backup.targets.base import check_key
 from gristops.config.backup import S3TargetConfig
+from gristops.errors import BlobNotFound, TargetError, TargetFull
 
 if TYPE_CHECKING:
     from pathlib import Path

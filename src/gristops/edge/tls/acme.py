@@ -27,18 +27,12 @@ from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
 from gristops.edge.tls.certs import private_key_file
-from gristops.errors import GristopsError
+from gristops.errors import AcmeError
 
 log = structlog.get_logger("gristops.tls")
 USER_AGENT = "gristops"
 ORDER_TIMEOUT = dt.timedelta(seconds=90)
 T = TypeVar("T")
-
-
-class AcmeError(GristopsError):
-    """The CA refused or failed an ACME step; the message carries the CA's own words."""
-
-    exit_code = 7
 
 
 def _detail(exc: Exception) -> str:

@@ -22,13 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gristops.edge.layout import CertPaths
-from gristops.errors import GristopsError
-
-
-class CertificateError(GristopsError):
-    """A certificate or key is unreadable, or a new one failed validation."""
-
-    exit_code = 7
+from gristops.errors import CertificateError
 
 
 @dataclass(frozen=True)

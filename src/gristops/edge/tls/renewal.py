@@ -21,16 +21,9 @@ import structlog
 from gristops.config import Config
 from gristops.edge.layout import CertPaths, EdgePaths
 from gristops.edge.tls.acme import AcmeClient
-from gristops.edge.tls.certs import (
-    CertificateError,
-    CertInfo,
-    install,
-    new_key,
-    read_info,
-    validate,
-)
+from gristops.edge.tls.certs import CertInfo, install, new_key, read_info, validate
 from gristops.edge.tls.records import TlsRecords
-from gristops.errors import GristopsError
+from gristops.errors import CertificateError, GristopsError, TlsFailed
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.tls")
@@ -39,12 +32,6 @@ Progress = Callable[[str], None]
 # Makes a running nginx serve the new certificate files (False when it is not running);
 # given by the caller, which knows where nginx sends traffic right now.
 Reload = Callable[[], bool]
-
-
-class TlsFailed(GristopsError):
-    """At least one certificate could not be obtained; the others were still handled."""
-
-    exit_code = 7
 
 
 @dataclass(frozen=True)
