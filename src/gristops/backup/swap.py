@@ -18,17 +18,10 @@ import sqlite3
 from pathlib import Path
 
 from gristops.errors import SwapError
+from gristops.files import sync_dir
 
 LOCK_TIMEOUT_SECONDS = 30.0
 PRE_RESTORE = ".pre-restore"
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _stage(new: Path, live: Path, mode: int) -> Path:
@@ -50,7 +43,7 @@ def swap_into_place(new: Path, live: Path, mode: int = 0o600) -> Path | None:
     try:
         if not live.exists():
             os.replace(staged, live)
-            _fsync_dir(live.parent)
+            sync_dir(live.parent)
             return None
         conn = sqlite3.connect(live, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
         try:
@@ -62,7 +55,7 @@ def swap_into_place(new: Path, live: Path, mode: int = 0o600) -> Path | None:
             pre.unlink(missing_ok=True)
             os.link(live, pre)
             os.replace(staged, live)
-            _fsync_dir(live.parent)
+            sync_dir(live.parent)
             conn.execute("COMMIT")
         finally:
             conn.close()

@@ -20,6 +20,7 @@ from gristops.edge.layout import EdgePaths
 from gristops.edge.render import render
 from gristops.edge.tls.selfsigned import ensure_selfsigned
 from gristops.errors import ExternalProgramError, NginxConfigError, Unavailable
+from gristops.files import write_atomic
 from gristops.runtime import pids
 from gristops.runtime.nginx import nginx
 
@@ -38,12 +39,6 @@ def _complaint(output: str, candidate: str, text: str) -> str:
     if found and 0 < int(found.group(1)) <= len(lines):
         said += f" (line: {lines[int(found.group(1)) - 1].strip()})"
     return said
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class Nginx:
@@ -90,15 +85,15 @@ class Nginx:
         if previous == text:
             return False
         self.check(text)
-        _atomic_write(self.paths.conf, text)
+        write_atomic(self.paths.conf, text, 0o644)
         if previous is not None:
-            _atomic_write(self.paths.previous_conf, previous)
+            write_atomic(self.paths.previous_conf, previous, 0o644)
         if self.running():
             try:
                 self.reload()
             except ExternalProgramError:
                 if previous is not None:
-                    _atomic_write(self.paths.conf, previous)
+                    write_atomic(self.paths.conf, previous, 0o644)
                 raise
         log.info("edge config applied", conf=str(self.paths.conf))
         return True

@@ -13,7 +13,6 @@ to EdDSA, so `alg: none` and HS256-signed-with-the-public-key tokens fail.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import secrets
 import stat
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gristops.errors import AuthError, ExpiredToken, Unavailable
+from gristops.files import write_atomic
 
 ISSUER = "gristops"
 AUDIENCE = "gristops-gateway"
@@ -185,13 +185,7 @@ class TokenService:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = self.keys_dir / f".{kid}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.keys_dir / f"{kid}.pem")
+        write_atomic(self.keys_dir / f"{kid}.pem", pem, 0o600)
         self._keys[kid] = key
         self.prune()
         return kid

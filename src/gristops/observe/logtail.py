@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gristops.files import write_atomic
 from gristops.observe.logfiles import rotated_files
 from gristops.observe.logread import log_sets
 
@@ -71,9 +72,7 @@ class LogTailer:
 
     def save(self, file: Path) -> None:
         data = {k: [p.inode, p.offset] for k, p in self.positions.items()}
-        tmp = file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(file)
+        write_atomic(file, json.dumps(data))
 
     @staticmethod
     def load(file: Path) -> dict[str, Position]:

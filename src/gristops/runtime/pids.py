@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+from gristops.files import write_atomic
+
 
 def alive(pid: int) -> bool:
     """True while `pid` runs (an unreaped zombie is not running)."""
@@ -32,9 +34,7 @@ def read_pid(path: Path) -> int | None:
 
 
 def write_pid(path: Path, pid: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"{pid}\n")
-    os.replace(tmp, path)
+    write_atomic(path, f"{pid}\n", 0o644)
 
 
 def children(pid: int) -> set[int]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gristops.config import Config
+from gristops.files import write_atomic
 
 STATUS_FILE = "status.json"
 # Checks missed before the recorded positions no longer count as live.
@@ -65,9 +65,7 @@ def write_status(config: Config, status: ReplicationStatus) -> None:
     """Replace the status file atomically (readers see the old or the new one)."""
     path = workdir(config) / STATUS_FILE
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{STATUS_FILE}.{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(status), indent=1))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(asdict(status), indent=1))
 
 
 def read_status(config: Config) -> ReplicationStatus | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar, cast
@@ -28,6 +27,7 @@ from josepy.jwk import JWKEC
 
 from gristops.edge.tls.certs import private_key_file
 from gristops.errors import AcmeError
+from gristops.files import write_atomic
 
 log = structlog.get_logger("gristops.tls")
 USER_AGENT = "gristops"
@@ -169,12 +169,9 @@ def _publish(webroot: Path, token: str, validation: str) -> Path:
     """Write one challenge answer where nginx serves it (readable by its workers)."""
     directory = webroot / ".well-known" / "acme-challenge"
     path = directory / token
-    tmp = path.with_name(f".{token}.{os.getpid()}.tmp")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(validation, encoding="ascii")
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
+        write_atomic(path, validation, 0o644)
     except OSError as exc:
         raise AcmeError(
             f"cannot write the challenge answer in {directory}: {exc.strerror}",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from gristops.edge.layout import CertPaths
 from gristops.errors import CertificateError
+from gristops.files import publish, stage, write_atomic
 
 
 @dataclass(frozen=True)
@@ -132,30 +132,18 @@ def validate(
     return info
 
 
-def _write(path: Path, data: bytes, mode: int) -> Path:
-    """`data` in a temporary file beside `path`, created with `mode` (never wider, even briefly)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as sink:
-        sink.write(data)
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.chmod(tmp, mode)
-    return tmp
-
-
 def install(paths: CertPaths, fullchain: bytes, key_pem: bytes) -> None:
     """Replace the pair: both written in full first, then each swapped in with one rename."""
     paths.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key_tmp = _write(paths.privkey, key_pem, 0o600)
-    chain_tmp = _write(paths.fullchain, fullchain, 0o644)
-    os.replace(key_tmp, paths.privkey)
-    os.replace(chain_tmp, paths.fullchain)
+    key_tmp = stage(paths.privkey, key_pem, 0o600)
+    chain_tmp = stage(paths.fullchain, fullchain, 0o644)
+    publish(key_tmp, paths.privkey)
+    publish(chain_tmp, paths.fullchain)
 
 
 def private_key_file(path: Path) -> bytes:
     """The PEM key at `path`, created (0600) when missing; used for the ACME account key."""
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.replace(_write(path, new_key(), 0o600), path)
+        write_atomic(path, new_key(), 0o600)
     return path.read_bytes()

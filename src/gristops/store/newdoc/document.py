@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gristops.errors import BadRequest, GristopsError, NotFound
+from gristops.files import publish, sync_dir
 from gristops.store.coltypes import ANY, MANUAL_SORT, ColumnType, encode_cell, parse_type
 from gristops.store.metadata import quote
 from gristops.store.newdoc.meta import DocMetadata
@@ -203,12 +204,13 @@ def _refresh_display_helpers(conn: sqlite3.Connection, table_id: str) -> None:
 
 def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
     if overwrite:
-        os.replace(tmp, path)
+        publish(tmp, path)
         return
     try:
         os.link(tmp, path)  # unlike rename, a link never replaces an existing file
     except FileExistsError:
         raise _exists(path) from None
+    sync_dir(path.parent)
 
 
 def _exists(path: Path) -> GristopsError:
