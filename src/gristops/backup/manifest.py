@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import CorruptBlob
+from gristops.store.location import is_doc_id
 
 FORMAT = "gristops-snapshot/1"
 SNAPSHOTS = "snapshots/"
@@ -137,7 +137,7 @@ def _entry(raw: dict[str, Any]) -> FileEntry:
     if path.startswith("/") or ".." in path.split("/"):
         raise ValueError(f"unsafe path {path!r}")
     doc_id = raw.get("doc_id")
-    if doc_id is not None and not re.match(DOC_ID_PATTERN, str(doc_id)):
+    if doc_id is not None and not is_doc_id(str(doc_id)):
         raise ValueError(f"bad document id {doc_id!r}")
     sqlite = raw.get("sqlite")
     return FileEntry(

@@ -22,6 +22,7 @@ from gristops.backup.swap import swap_into_place
 from gristops.config import Config
 from gristops.errors import BadRequest, GristopsError, NotFound, SnapshotDamaged
 from gristops.state.db import StateDB
+from gristops.store.location import document_file
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _restore(
     with scratch_dir(config.data_dir, "restore") as work:
         extract_verified(archive, manifest, entries, work, reporter)
         for e in entries:
-            dest = config.docs_dir / f"{e.doc_id}.grist"
+            dest = document_file(config.docs_dir, e.doc_id or "")
             previous = swap_into_place(work / e.path, dest, e.mode & 0o700 or 0o600)
             placed.append(RestoredFile(e.path, str(dest), str(previous) if previous else None))
     return RestoreResult(archive.target.name, snapshot_id, tuple(placed))

@@ -23,6 +23,7 @@ from gristops.backup.crypto import Keys
 from gristops.backup.sqlitefile import SqliteReport, copy_sqlite, inspect_sqlite, is_sqlite
 from gristops.config import Config
 from gristops.errors import ConfigError, GristopsError, Unavailable
+from gristops.store.location import document_file, documents
 
 _DOWNLOAD_CHUNK = 1 << 20
 
@@ -55,12 +56,12 @@ def _documents(config: Config) -> Iterator[Source]:
     if config.embedded or config.backup.server_data_dir is not None:
         folder = config.docs_dir if config.embedded else config.backup.server_data_dir
         assert folder is not None
-        for path in sorted(folder.glob("*.grist")) if folder.is_dir() else []:
-            if path.is_file() and not path.is_symlink():
-                yield Source(f"docs/{path.name}", "document", path, doc_id=path.stem)
+        for doc_id, path in documents(folder).items():
+            yield Source(f"docs/{path.name}", "document", path, doc_id=doc_id)
         return
     for doc_id in config.backup.server_documents or (config.grist.document_id,):
-        yield Source(f"docs/{doc_id}.grist", "document", Path(doc_id), doc_id, download=True)
+        name = document_file(Path("docs"), doc_id).as_posix()
+        yield Source(name, "document", Path(doc_id), doc_id, download=True)
 
 
 def _secret_paths(config: Config, keys: Keys) -> set[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,9 +11,9 @@ import typer
 from gristops.cli.common import JsonOption, emit_json, out
 from gristops.cli.init_sample import sample_config, sample_tables
 from gristops.config import parse_config
-from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import BadRequest, GristopsError
 from gristops.gateway.passwords import check_email, generate_password, make_hash
+from gristops.store.location import document_file, is_doc_id
 from gristops.store.newdoc.document import create_document
 
 _FORCE_HINT = "pass --force to replace it (its data is lost), or choose another --dir"
@@ -34,7 +33,7 @@ def init(
     json_out: JsonOption = False,
 ) -> None:
     """Write a sample .grist document (with one admin user) and a gristops.yaml to serve it."""
-    if not re.match(DOC_ID_PATTERN, doc_id):
+    if not is_doc_id(doc_id):
         raise BadRequest(
             f"--doc-id {doc_id!r} is not a valid document id",
             "use letters, digits, _ and -, starting with a letter or digit",
@@ -43,7 +42,7 @@ def init(
     config_path = directory / "gristops.yaml"
     text = sample_config(doc_id)
     config = parse_config(text, str(config_path), directory.resolve())
-    doc_path = config.docs_dir / f"{doc_id}.grist"
+    doc_path = document_file(config.docs_dir, doc_id)
     if not force:
         for existing in (config_path, doc_path):
             if existing.exists():

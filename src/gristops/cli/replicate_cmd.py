@@ -32,6 +32,7 @@ from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_j
 from gristops.config import Config
 from gristops.errors import BadRequest
 from gristops.observe.logging import configure_logging
+from gristops.store.location import document_file
 
 
 def _when(at: float | None) -> str:
@@ -176,7 +177,7 @@ def restore_from_replica(
 
 
 def _file_name(doc_id: str) -> str:
-    return doc_id if doc_id == STATE_DB else f"{doc_id}.grist"
+    return doc_id if doc_id == STATE_DB else document_file(Path(), doc_id).name
 
 
 def _str(path: Path | None) -> str | None:

@@ -13,7 +13,6 @@ fight Litestream: `plan()` refuses such documents.
 
 from __future__ import annotations
 
-import re
 import secrets
 import tempfile
 import time
@@ -33,10 +32,10 @@ from gristops.backup.replication.status import (
 from gristops.backup.swap import swap_into_place
 from gristops.config import Config
 from gristops.config.backup import LocalTargetConfig, S3TargetConfig
-from gristops.config.model import DOC_ID_PATTERN
 from gristops.errors import ConfigError, GristopsError, NotFound
 from gristops.runtime import litestream
 from gristops.runtime.litestream import Replica
+from gristops.store.location import document_file, documents, is_doc_id
 
 log = structlog.get_logger("gristops.backup")
 
@@ -91,21 +90,20 @@ def documents_dir(config: Config) -> Path | None:
 def document_path(config: Config, doc_id: str) -> Path:
     """The file of `doc_id` (which need not exist: it may be the one to restore)."""
     directory = documents_dir(config)
-    if directory is None or not re.match(DOC_ID_PATTERN, doc_id):
+    if directory is None or not is_doc_id(doc_id):
         raise NotFound(
             f"no replicated document {doc_id!r}",
             "give a doc id from `gristops replicate --status` (or state.db)",
         )
-    return directory.resolve() / f"{doc_id}.grist"
+    return document_file(directory.resolve(), doc_id)
 
 
 def databases(config: Config) -> dict[str, Path]:
     """Every database to replicate, by name (the state DB once a gristops process made it)."""
     found = {STATE_DB: config.state_path.resolve()} if config.state_path.exists() else {}
     directory = documents_dir(config)
-    if directory is not None and directory.is_dir():
-        for path in sorted(directory.glob("*.grist")):
-            found[path.stem] = path.resolve()
+    if directory is not None:
+        found.update({doc_id: path.resolve() for doc_id, path in documents(directory).items()})
     return found
 
 

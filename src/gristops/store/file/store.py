@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sqlite3
-import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,16 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from gristops.errors import GristopsError, NotFound, Unavailable
+from gristops.errors import GristopsError, Unavailable
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
 from gristops.store.file import reads, writes
 from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
+from gristops.store.location import existing_document
 from gristops.store.metadata import Schema
 from gristops.store.metrics import StoreMetrics, measure_store
 
 T = TypeVar("T")
 
-DOC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 # Few threads: the work is mostly Python (GIL-bound), and more threads only add
 # contention. Writes have their own pool, so a write waiting for a lock held by
 # another process never holds up reads.
@@ -97,17 +95,8 @@ class GristFileStore:
 
     def _doc(self, doc_id: str) -> DocFile:
         """The document file of `doc_id`; only plain ids inside docs_dir are accepted."""
-        if not DOC_ID.match(doc_id):
-            raise NotFound("document not found", "document ids are letters, digits, - and _")
-        # The id has no separator or dot, so the path is inside the folder; lstat
-        # refuses symlinks, which could point out of it.
-        path = self._root / f"{doc_id}.grist"
-        try:
-            regular = stat.S_ISREG(os.lstat(path).st_mode)
-        except OSError:
-            regular = False
-        if not regular:
-            raise NotFound("document not found", f"no file {doc_id}.grist in the documents folder")
+        # A symlink is refused: it could point out of the folder.
+        path = existing_document(self._root, doc_id)
         doc = self._docs.get(doc_id)
         if doc is None:
             with self._lock:
