@@ -2,7 +2,7 @@
 
 Litestream runs as a child process; if it exits it is started again (a
 crash loop ends the service with Litestream's own last lines). Every check
-interval the replicas' positions are recorded (see replication_status) and
+interval the replicas' positions are recorded (see status.py) and
 the set of databases is read again: a new or removed document restarts
 Litestream with the new list.
 """

@@ -4,7 +4,7 @@ Answers are Grist's own JSON shapes, passed through. Two things Grist lacks
 are built on top: `offset` (Grist is asked for limit+offset rows and the first
 `offset` are dropped) and `find_records` (a parameterised query on Grist's
 SQL endpoint, or an exact `filter` where that endpoint is not available).
-Transport concerns (pool, limits, retries, breaker, errors) live in gristclient.
+Transport concerns (pool, limits, retries, breaker, errors) live in client.py.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def upsert_params(options: UpsertOptions) -> dict[str, str]:
 
 
 class GristServerStore:
-    """Documents on a Grist server, reached with one API key (see gristclient for limits)."""
+    """Documents on a Grist server, reached with one API key (see client.py for limits)."""
 
     def __init__(
         self,
