@@ -4,7 +4,10 @@
 
 (a) GET 100 records of a 10,000-row table with a filter and a sort, N
     concurrent clients: requests/s and p50/p95/p99, and the ratio to a bare
-    FastAPI + uvicorn endpoint answering the same pre-built JSON in this run;
+    FastAPI + uvicorn endpoint answering the same pre-built JSON in this run:
+    a repeated read (a cache hit), a read that misses the cache every time (a
+    query string never seen before: the query runs), and a revalidation that
+    gets 304 Not Modified;
 (b) the same reads while 5 clients log in continuously (bcrypt cost 12);
 (c) the gateway's resident memory.
 
@@ -83,6 +86,14 @@ done = function(summary, latency, requests)
     + summary.errors.write + summary.errors.timeout
   io.write(string.format("RESULT %d %d %d %f %f %f\\n", summary.requests, summary.duration, errors,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+# Every request a query string never seen before: each one misses the response cache.
+MISS_LUA = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, wrk.path .. "&miss=" .. counter)
 end
 """
 LOGIN_LUA = """
@@ -186,11 +197,14 @@ def main() -> None:
         report.write_text(REPORT_LUA)
         login = root / "login.lua"
         login.write_text(LOGIN_LUA + REPORT_LUA)
+        miss = root / "miss.lua"
+        miss.write_text(MISS_LUA + REPORT_LUA)
         with running_gateway(root, extra="log: {level: warning}\n") as gateway:
             token = gateway.login(*ADMIN)
             auth = {"Authorization": f"Bearer {token}"}
             url = gateway.url + PATH + "?" + urlencode(QUERY)
-            body = httpx.get(url, headers=auth).content
+            first = httpx.get(url, headers=auth)
+            body, etag = first.content, first.headers["etag"]
             assert len(json.loads(body)["records"]) == 100
             body_path = root / "body.json"
             body_path.write_bytes(body)
@@ -204,9 +218,18 @@ def main() -> None:
                         wrk(bare_url + PATH + "?" + urlencode(QUERY), clients, args.seconds, report)
                     )
                     gw = result(wrk(url, clients, args.seconds, report, auth))
+                    missed = result(wrk(url, clients, args.seconds, miss, auth))
+                    revalidated = result(
+                        wrk(url, clients, args.seconds, report, {**auth, "If-None-Match": etag})
+                    )
                     print(row(f"bare FastAPI, {clients} clients", base))
-                    print(row(f"(a) gateway, {clients} clients", gw))
-                    print(f"    throughput ratio gateway/bare: {gw['rps'] / base['rps']:.2f}")
+                    for name, run in (
+                        ("(a) gateway, cache hit", gw),
+                        ("    gateway, cache miss", missed),
+                        ("    gateway, 304 revalidation", revalidated),
+                    ):
+                        print(row(f"{name}, {clients}", run))
+                        print(f"    throughput ratio to bare: {run['rps'] / base['rps']:.2f}")
                     logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, args.seconds, login)
                     mixed = result(wrk(url, clients, args.seconds, report, auth))
                     logged = result(logins)

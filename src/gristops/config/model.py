@@ -98,6 +98,11 @@ class ServerSection(Section):
     cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
     graceful_timeout: int = Field(20, ge=0, description="Seconds in-flight requests get at stop.")
     workers: int = Field(1, ge=1, le=16)
+    response_cache_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=0,
+        description="Bytes of serialized read answers kept per worker (0: no cache; ETags stay).",
+    )
 
 
 class LogSection(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from gristops import __version__
 from gristops.config import Config, load_config
 from gristops.errors import GristopsError, TooManyRequests
 from gristops.gateway.auth import AuthService
+from gristops.gateway.cache import ResponseCache
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -105,7 +107,9 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     )
     tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)
-    ctx = GatewayContext(config, store, state, tokens, auth, metrics)
+    cache = ResponseCache(config.server.response_cache_bytes, metrics.registry)
+    salt = hashlib.sha256(config.model_dump_json(include={"roles", "auth"}).encode()).digest()
+    ctx = GatewayContext(config, store, state, tokens, auth, metrics, cache, salt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gristops.config import Config
 from gristops.gateway.auth import AuthService
+from gristops.gateway.cache import ResponseCache
 from gristops.gateway.tokens import TokenService
 from gristops.observe.metrics import GatewayMetrics
 from gristops.state.db import StateDB
@@ -20,3 +21,6 @@ class GatewayContext:
     tokens: TokenService
     auth: AuthService
     metrics: GatewayMetrics
+    cache: ResponseCache
+    # Mixed into every ETag: a change of roles or permissions makes every old ETag stale.
+    etag_salt: bytes

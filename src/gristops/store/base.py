@@ -134,6 +134,12 @@ class Store(Protocol):
         """Raise Unavailable (or NotFound) when the document cannot be reached."""
         ...
 
+    async def version(self, doc_id: str) -> str | None:
+        """A string that changes whenever the document may have changed, through any path
+        (this gateway, another process, a restore); None when the store cannot tell, so
+        answers must not be cached. Cheap: called before every cacheable read."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections and pools."""
         ...

@@ -7,8 +7,10 @@ gateway's login and role permissions. Handlers parse raw inputs through
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
@@ -16,6 +18,7 @@ from gristops.config.model import DOC_ID_PATTERN, Action
 from gristops.errors import BadRequest
 from gristops.gateway import params, permissions
 from gristops.gateway.auth import Principal, require_principal
+from gristops.gateway.cache import CACHE_CONTROL, matches, request_etag
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody, read_json
 from gristops.gateway.schemas import (
@@ -72,11 +75,32 @@ def _refuse_hidden_in_query(query: RecordQuery, hidden: frozenset[str]) -> None:
 
 async def _answer_records(
     ctx: GatewayContext, doc_id: str, table_id: str, query: RecordQuery, secret: frozenset[str]
-) -> Response:
+) -> dict[str, Any]:
     """The records a read asks for, without the columns that never leave the gateway."""
     _refuse_hidden_in_query(query, secret)
     records = await ctx.store.fetch_records(doc_id, table_id, query)
-    return JSONBody({"records": _strip(records, secret)})
+    return {"records": _strip(records, secret)}
+
+
+async def _conditional(
+    request: Request, user: Principal, doc_id: str, answer: Callable[[], Awaitable[Any]]
+) -> Response:
+    """A read's answer with its ETag: 304 when the client holds it, else from the cache or
+    `answer()`. Without a store version (a Grist server), plain and uncached."""
+    ctx = _ctx(request)
+    version = await ctx.store.version(doc_id)
+    if version is None:
+        return JSONBody(await answer())
+    etag = request_etag(request, version, user.user_id, user.role, ctx.etag_salt)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if matches(request, etag):
+        ctx.cache.not_modified.inc()
+        return Response(status_code=304, headers=headers)
+    body = ctx.cache.get(etag)
+    if body is None:
+        body = orjson.dumps(await answer())
+        ctx.cache.put(etag, body)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
@@ -90,11 +114,15 @@ def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
 @router.get("/tables", response_model=TablesOut, responses=READ_ERRORS, summary="List tables")
 async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Response:
     ctx = _ctx(request)
-    tables = await ctx.store.list_tables(doc_id)
-    visible = [
-        t for t in tables if permissions.allowed(ctx.config.roles, user.role, t["id"], "read")
-    ]
-    return JSONBody({"tables": visible})
+
+    async def answer() -> dict[str, Any]:
+        tables = await ctx.store.list_tables(doc_id)
+        roles = ctx.config.roles
+        return {
+            "tables": [t for t in tables if permissions.allowed(roles, user.role, t["id"], "read")]
+        }
+
+    return await _conditional(request, user, doc_id, answer)
 
 
 @router.get(
@@ -108,8 +136,13 @@ async def list_columns(
 ) -> Response:
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
-    columns = await ctx.store.list_columns(doc_id, table_id, params.flag("hidden", hidden))
-    return JSONBody({"columns": [c for c in columns if c["id"] not in secret]})
+    show_hidden = params.flag("hidden", hidden)
+
+    async def answer() -> dict[str, Any]:
+        columns = await ctx.store.list_columns(doc_id, table_id, show_hidden)
+        return {"columns": [c for c in columns if c["id"] not in secret]}
+
+    return await _conditional(request, user, doc_id, answer)
 
 
 @router.get(
@@ -137,7 +170,9 @@ async def fetch_records(
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
     query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
-    return await _answer_records(ctx, doc_id, table_id, query, secret)
+    return await _conditional(
+        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, secret)
+    )
 
 
 @router.post(
@@ -153,7 +188,7 @@ async def list_records(
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
     query = params.records_list_query(await read_json(request))
-    return await _answer_records(ctx, doc_id, table_id, query, secret)
+    return JSONBody(await _answer_records(ctx, doc_id, table_id, query, secret))
 
 
 @router.get(
@@ -172,8 +207,13 @@ async def fetch_record(
 ) -> Response:
     ctx = _ctx(request)
     secret = _allow(ctx, user, table_id, "read")
-    record = await ctx.store.fetch_record(doc_id, table_id, row_id, params.flag("hidden", hidden))
-    return JSONBody(_strip([record], secret)[0])
+    show_hidden = params.flag("hidden", hidden)
+
+    async def answer() -> Record:
+        record = await ctx.store.fetch_record(doc_id, table_id, row_id, show_hidden)
+        return _strip([record], secret)[0]
+
+    return await _conditional(request, user, doc_id, answer)
 
 
 @router.post(

@@ -193,5 +193,9 @@ class GristServerStore:
         with self._measure("ping"):
             await self._get(doc_id, doc_path(doc_id, "tables"))
 
+    async def version(self, doc_id: str) -> None:
+        # Grist offers no cheap version of a document over REST: answers are not cached.
+        return None
+
     async def aclose(self) -> None:
         await self.client.aclose()
