@@ -24,6 +24,8 @@ TLS_CIPHERS = ":".join(
         "ECDHE-RSA-CHACHA20-POLY1305",
     )
 )
+# The profile's key exchange groups; OpenSSL's default list adds X448 and secp521r1.
+TLS_CURVES = "X25519:prime256v1:secp384r1"
 HSTS_SECONDS = 63072000
 
 # The wheel's nginx has no mime.types beside it: the types a web app bundle uses.
@@ -186,6 +188,7 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         f"proxy_read_timeout {edge.proxy_timeout:g}s;",
         "ssl_protocols TLSv1.2 TLSv1.3;",
         f"ssl_ciphers {TLS_CIPHERS};",
+        f"ssl_ecdh_curve {TLS_CURVES};",
         "ssl_prefer_server_ciphers off;",
         "ssl_session_timeout 1d;",
         "ssl_session_cache shared:gristops_tls:10m;",

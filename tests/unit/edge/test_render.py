@@ -24,6 +24,7 @@ def test_tls_is_mozilla_intermediate_without_stapling(tmp_path: Path) -> None:
     ciphers = next(line for line in text.splitlines() if "ssl_ciphers" in line)
     assert "ECDHE" in ciphers and "DHE-RSA" not in ciphers.replace("ECDHE-RSA", "")
     assert "CBC" not in ciphers and "SHA;" not in ciphers
+    assert "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in text  # not X448 nor secp521r1
     assert "stapling" not in text
     assert 'Strict-Transport-Security "max-age=63072000"' in text
 

@@ -1,4 +1,8 @@
-"""A self-signed certificate so nginx can start HTTPS before a real one is issued."""
+"""A self-signed certificate so nginx can start HTTPS before a real one is issued.
+
+It is shaped like a CA-issued server certificate (SKI, AKI naming its own key,
+SAN, key usage, serverAuth) so that strict validators that trust it accept it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 log = structlog.get_logger("gristops.edge")
 VALID_DAYS = 365
@@ -29,12 +33,36 @@ def _names(server_name: str) -> list[x509.GeneralName]:
     return names
 
 
+SIGNING_ONLY = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def _current(certificate: Path) -> bool:
+    """The file holds a bootstrap certificate of today's shape (older ones lack an AKI)."""
+    try:
+        cert = x509.load_pem_x509_certificate(certificate.read_bytes())
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    return True
+
+
 def ensure_selfsigned(certificate: Path, key: Path, server_name: str) -> bool:
-    """Write a self-signed pair unless both files exist; True when it made one."""
-    if certificate.exists() and key.exists():
+    """Write a self-signed pair unless both files hold a current one; True when it made one."""
+    if key.exists() and _current(certificate):
         return False
     certificate.parent.mkdir(parents=True, exist_ok=True)
     private = ec.generate_private_key(ec.SECP256R1())
+    own_key = x509.SubjectKeyIdentifier.from_public_key(private.public_key())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gristops bootstrap")])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -47,6 +75,12 @@ def ensure_selfsigned(certificate: Path, key: Path, server_name: str) -> bool:
         .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
         .add_extension(x509.SubjectAlternativeName(_names(server_name)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(SIGNING_ONLY, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(own_key, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(own_key), critical=False
+        )
         .sign(private, hashes.SHA256())
     )
     pem_key = private.private_bytes(
