@@ -6,12 +6,13 @@ import os
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
+from gristops.gateway.slot_server import SlotServer
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
 
@@ -25,6 +26,14 @@ def serve(
         int | None,
         typer.Option("--port", min=1, max=65535, help="Port to bind (default: server.port)."),
     ] = None,
+    shared_fd: Annotated[
+        int | None,
+        typer.Option("--shared-fd", hidden=True, help="A deploy slot's inherited upstream socket."),
+    ] = None,
+    slot_dir: Annotated[
+        Path | None,
+        typer.Option("--slot-dir", hidden=True, help="The deploy slot's directory (live flag)."),
+    ] = None,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT; in-flight requests get server.graceful_timeout."""
     cfg = load(config)
@@ -37,18 +46,21 @@ def serve(
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     out.print(f"gristops gateway on http://{shown}:{bind_port} (docs: /api/docs)", markup=False)
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=cfg.server.workers,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        timeout_graceful_shutdown=cfg.server.graceful_timeout,
-        server_header=False,
-    )
+    settings: dict[str, Any] = {
+        "factory": True,
+        "host": bind_host,
+        "port": bind_port,
+        "log_config": None,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "timeout_graceful_shutdown": cfg.server.graceful_timeout,
+        "server_header": False,
+    }
+    if shared_fd is None or slot_dir is None:
+        uvicorn.run(APP_FACTORY, workers=cfg.server.workers, **settings)
+        return
+    # A deploy slot: one process, which alone decides when it accepts on the shared socket.
+    SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -26,8 +26,19 @@ class SmokeCheck(Section):
 class DeploySection(Section):
     """Blue-green deploys of the gateway (gristops deploy, dora)."""
 
-    blue_port: int = Field(8601, ge=1, le=65535, description="Port of the blue slot's gateway.")
-    green_port: int = Field(8602, ge=1, le=65535, description="Port of the green slot's gateway.")
+    port: int = Field(
+        8600,
+        ge=1,
+        le=65535,
+        description="Port nginx sends traffic to (127.0.0.1): one socket the slots share; "
+        "the live slot accepts on it.",
+    )
+    blue_port: int = Field(
+        8601, ge=1, le=65535, description="The blue slot's own port (health gates, metrics)."
+    )
+    green_port: int = Field(
+        8602, ge=1, le=65535, description="The green slot's own port (health gates, metrics)."
+    )
     ready_timeout: float = Field(
         60.0, gt=0, le=3600, description="Seconds a new slot gets to answer /ready with 200."
     )
@@ -70,6 +81,6 @@ class DeploySection(Section):
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> DeploySection:
-        if self.blue_port == self.green_port:
-            raise ValueError("deploy.blue_port and deploy.green_port must differ")
+        if len({self.port, self.blue_port, self.green_port}) < 3:
+            raise ValueError("deploy.port, deploy.blue_port and deploy.green_port must all differ")
         return self

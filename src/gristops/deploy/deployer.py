@@ -23,7 +23,7 @@ from gristops.deploy.probe import GateFailed, smoke, wait_ready
 from gristops.deploy.records import DeployRecords, Slot, SlotRecord, other
 from gristops.deploy.release import Release
 from gristops.deploy.slots import SlotPlace
-from gristops.deploy.switch import point_edge, verify_edge, watch
+from gristops.deploy.switch import switch_to, verify_edge, watch
 from gristops.errors import DeployBusy, GristopsError, NothingToRollBack
 from gristops.state.db import StateDB
 
@@ -40,6 +40,7 @@ class DeployResult:
     reason: str | None
     seconds_to_switch: float | None
     seconds: float
+    switch_seconds: float | None = None  # the hand-over itself, from gated slot to live
 
 
 @contextmanager
@@ -97,14 +98,17 @@ class Deployer:
             commit_time=release.commit_time,
         )
         switched_after: float | None = None
+        switch_seconds: float | None = None
         try:
             web = self._install(place, release)
             self._start_and_gate(place)
-            self.step(f"switching the edge to {target}")
-            point_edge(self.config, place, web)
+            self.step(f"switching traffic to {target}")
+            switching = time.monotonic()
+            switched_after = switching - started  # from here on a failure switches back
+            switch_to(self.config, place, web, self.place(active.slot) if active else None)
+            switch_seconds = time.monotonic() - switching
             self.records.activate(target)
             self.records.switched(entry)
-            switched_after = time.monotonic() - started
             self.step("verifying through nginx")
             verify_edge(self.config)
             self.step(f"watching live traffic for {self.config.deploy.watch_seconds:g} s")
@@ -117,8 +121,9 @@ class Deployer:
         self.records.finish(entry, "success")
         self.step(f"{release.id} serves from {target}")
         return DeployResult(
-            "success", release.id, target, None, switched_after, time.monotonic() - started
-        )
+            "success", release.id, target, None, switched_after, time.monotonic() - started,
+            switch_seconds,
+        )  # fmt: skip
 
     def _install(self, place: SlotPlace, release: Release) -> Path | None:
         """Install into the idle slot, unless it holds this release already (a quick re-deploy)."""
@@ -155,7 +160,7 @@ class Deployer:
             self.step(f"switching back to {active.slot}: {reason}")
             back = self.place(active.slot)
             slots.start(self.config, back)  # a no-op while it is still warm
-            point_edge(self.config, back, _web_root(active))
+            switch_to(self.config, back, _web_root(active), self.place(target))
             self.records.activate(active.slot)
             outcome = "rolled_back"
         elif switched_after is not None:
@@ -191,8 +196,10 @@ class Deployer:
             place = self.place(previous.slot)
             try:
                 self._start_and_gate(place)
-                self.step(f"switching the edge to {previous.slot}")
-                point_edge(self.config, place, _web_root(previous))
+                self.step(f"switching traffic to {previous.slot}")
+                switching = time.monotonic()
+                switch_to(self.config, place, _web_root(previous), self.place(active.slot))
+                switch_seconds = time.monotonic() - switching
                 self.records.activate(previous.slot)
                 self.records.switched(entry)
                 switched_after = time.monotonic() - started
@@ -209,5 +216,5 @@ class Deployer:
                 slots.stop(self.config, self.place(active.slot))
             return DeployResult(
                 "success", previous.release_id, previous.slot, None, switched_after,
-                time.monotonic() - started,
+                time.monotonic() - started, switch_seconds,
             )  # fmt: skip

@@ -1,10 +1,12 @@
 """The blue and green slots: a venv per slot holding a release, run under a supervisor.
 
 A slot lives in data_dir/deploy/<slot>/: `venv/` (the release's gristops),
-`web/` (its static bundle), `supervisor.pid`, `serve.pid` and their logs.
-The supervisor (`gristops deploy slot-run SLOT`, from the gristops that runs
-the deploy, not the release's) outlives the deploy command, restarts the
-gateway if it dies, and on SIGTERM lets it drain in-flight requests.
+`web/` (its static bundle), `supervisor.pid`, `serve.pid` and their logs, and
+the files of the shared upstream socket (see handover.py): `handover.sock`,
+`live` and `accepting`. The supervisor (`gristops deploy slot-run SLOT`, from
+the gristops that runs the deploy, not the release's) outlives the deploy
+command, holds the shared socket, restarts the gateway if it dies, and on
+SIGTERM lets it drain in-flight requests.
 """
 
 from __future__ import annotations
@@ -63,8 +65,30 @@ class SlotPlace:
     def restarts(self) -> Path:
         return self.root / "restarts"
 
+    @property
+    def handover(self) -> Path:
+        return self.root / "handover.sock"
+
+    @property
+    def live(self) -> Path:
+        return live_flag(self.root)
+
+    @property
+    def accepting(self) -> Path:
+        return accepting_file(self.root)
+
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+
+def live_flag(root: Path) -> Path:
+    """Present while the slot's gateway should accept on the shared upstream socket."""
+    return root / "live"
+
+
+def accepting_file(root: Path) -> Path:
+    """The gateway's answer to its live flag: "PID on" or "PID off"."""
+    return root / "accepting"
 
 
 def install(config: Config, place: SlotPlace, release: Release) -> Path | None:
@@ -93,10 +117,14 @@ def install(config: Config, place: SlotPlace, release: Release) -> Path | None:
     return place.web
 
 
-def serve_args(config: Config, place: SlotPlace) -> list[str]:
-    """The gateway command of a slot: the release's own gristops, on the slot's port."""
+def serve_args(config: Config, place: SlotPlace, shared_fd: int) -> list[str]:
+    """The gateway command of a slot: the release's own gristops, on the slot's port and,
+    while live, on the shared upstream socket it inherits as `shared_fd`."""
     source = config.source_path
-    args = [str(place.python), "-m", "gristops", "serve", "--port", str(place.port)]
+    args = [
+        str(place.python), "-m", "gristops", "serve", "--port", str(place.port),
+        "--shared-fd", str(shared_fd), "--slot-dir", str(place.root),
+    ]  # fmt: skip
     return [*args, "--config", str(source.resolve())] if source else args
 
 
@@ -107,6 +135,7 @@ def start(config: Config, place: SlotPlace) -> None:
     if config.source_path is None:
         raise ValueError("a deploy needs a config loaded from a file")
     place.root.mkdir(parents=True, exist_ok=True)
+    place.live.unlink(missing_ok=True)  # a started slot gets traffic only once handed over
     supervisor = Service(
         f"gristops-{place.name}-supervisor",
         [
@@ -127,7 +156,7 @@ def stop(config: Config, place: SlotPlace) -> None:
     pid = pids.read_pid(place.supervisor_pid)
     if pid is None:
         return
-    drained = pids.stop(pid, signal.SIGTERM, config.server.graceful_timeout + 10)
+    drained = pids.stop(pid, signal.SIGTERM, config.server.graceful_timeout + 20)
     serve = pids.read_pid(place.serve_pid)
     if serve is not None:  # the supervisor was killed before its gateway stopped
         pids.stop(serve, signal.SIGKILL, 5)

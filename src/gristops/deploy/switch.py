@@ -1,13 +1,22 @@
-"""Point the edge at a slot, and check what users see through it."""
+"""Switch traffic between slots without touching nginx, and check what users see.
+
+nginx's upstream is the slots' shared socket (handover.py), the same for every
+release, and its web root is a link swapped atomically; so a deploy or a
+rollback renders the same nginx.conf and nginx is not reloaded. It is only
+when the render changes: the first deploy (from `gristops serve`'s port to the
+slots' socket), or a release that adds or drops a web app.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import httpx
 
 from gristops.config import Config
+from gristops.deploy.handover import set_live
 from gristops.deploy.probe import GateFailed, TrafficSample, scrape, smoke, wait_ready
 from gristops.deploy.records import DeployRecords
 from gristops.deploy.slots import SlotPlace
@@ -25,10 +34,36 @@ def edge_url(config: Config) -> str:
     return f"https://{host}:{config.edge.https_port}"
 
 
-def point_edge(config: Config, place: SlotPlace, web_root: Path | None) -> None:
-    """Render for `place`, check, swap the live config and reload (start nginx if it is down)."""
+def web_link(config: Config) -> Path:
+    """The web root nginx serves while slots run: a link to the live release's bundle."""
+    return config.data_dir.resolve() / "deploy" / "web"
+
+
+def _link_web(config: Config, web_root: Path | None) -> Path | None:
+    """Point the web link at `web_root` (else edge.web_root) in one rename; None: no web app."""
+    target = web_root or config.edge.web_root
+    link = web_link(config)
+    if target is None:
+        link.unlink(missing_ok=True)
+        return None
+    tmp = link.with_name(f".web.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target.resolve())
+    os.replace(tmp, link)
+    return link
+
+
+def switch_to(
+    config: Config, place: SlotPlace, web_root: Path | None, previous: SlotPlace | None
+) -> None:
+    """Give traffic to `place`: its gateway accepts on the shared socket, then `previous`
+    stops (finishing what it holds); the web link follows. Starts nginx if it is down."""
+    link = _link_web(config, web_root)
+    set_live(place, True)
+    if previous is not None:
+        set_live(previous, False)
     nginx = Nginx(config)
-    nginx.apply(render(config, upstream_port=place.port, web_root=web_root or config.edge.web_root))
+    nginx.apply(render(config, upstream_port=config.deploy.port, web_root=link))
     if not nginx.running():
         nginx.start()
 
@@ -79,9 +114,8 @@ def watch(config: Config, place: SlotPlace) -> None:
 
 
 def current_target(config: Config, state: StateDB) -> tuple[int, Path | None]:
-    """Where the edge should send traffic now: the active slot, else `gristops serve`'s port."""
-    active = DeployRecords(state).active()
-    if active is None:
+    """Where the edge should send traffic now: the slots' socket, else `gristops serve`'s port."""
+    if DeployRecords(state).active() is None:
         return config.server.port, config.edge.web_root
-    web = Path(active.web_root) if active.web_root else None
-    return SlotPlace.of(config, active.slot).port, web or config.edge.web_root
+    link = web_link(config)
+    return config.deploy.port, link if link.is_symlink() else None

@@ -27,6 +27,9 @@ TLS_CIPHERS = ":".join(
 # The profile's key exchange groups; OpenSSL's default list adds X448 and secp521r1.
 TLS_CURVES = "X25519:prime256v1:secp384r1"
 HSTS_SECONDS = 63072000
+# nginx closes an upstream connection idle this long: below uvicorn's 5 s, so nginx closes
+# first; a retired slot waits this long for nginx to drop its idle connections.
+UPSTREAM_IDLE_SECONDS = 4
 
 # The wheel's nginx has no mime.types beside it: the types a web app bundle uses.
 MIME_TYPES = {
@@ -172,7 +175,7 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
                 f"server 127.0.0.1:{upstream_port} max_fails=0;",
                 f"server 127.0.0.1:{upstream_port} max_fails=0 backup;",
                 f"keepalive {edge.upstream_keepalive};",
-                "keepalive_timeout 4s;",  # below uvicorn's 5 s, so nginx closes first
+                f"keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;",
             ],
         ),
         "proxy_http_version 1.1;",
@@ -223,7 +226,8 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
     if web_root is None:
         gateway_routes += _block("location /", _proxy())
     else:
-        gateway_routes += _static(web_root.resolve(), edge.content_security_policy)
+        # absolute(), not resolve(): a deploy's web link is followed by nginx per request.
+        gateway_routes += _static(web_root.absolute(), edge.content_security_policy)
     tls = _block(
         "server",
         [

@@ -133,6 +133,7 @@ class Service:
         secrets: Iterable[str] = (),
         stop_signal: int = signal.SIGTERM,
         stop_timeout: float = 10.0,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.name = name
         self.args = list(args)
@@ -143,6 +144,7 @@ class Service:
         self.secrets = tuple(secrets)
         self.stop_signal = stop_signal
         self.stop_timeout = stop_timeout
+        self.pass_fds = tuple(pass_fds)  # open files the program inherits (e.g. a listening socket)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -174,6 +176,7 @@ class Service:
                     env=full_env,
                     cwd=self.cwd,
                     start_new_session=True,
+                    pass_fds=self.pass_fds,
                 )
             except OSError as exc:
                 raise ExternalProgramError(

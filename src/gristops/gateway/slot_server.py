@@ -1,0 +1,106 @@
+"""The gateway of a deploy slot: uvicorn on the slot's own port, and on the shared
+upstream socket while the slot is live (deploy/handover.py says how it is shared).
+
+Going live adds a listener on the inherited socket; retiring removes it, and
+from then on every response carries `Connection: close`, so nginx drops each of
+its pooled connections to this slot right after an answer, never while a
+request may be on the way. Idle pooled connections are left for nginx to
+close (it does within UPSTREAM_IDLE_SECONDS): closing them here could cross a
+request nginx just sent, which nginx may not replay (a POST). A stopping slot
+first retires and waits that long for its connections to go, then drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from pathlib import Path
+
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gristops.deploy.handover import LIVE_SIGNAL
+from gristops.deploy.slots import accepting_file, live_flag
+from gristops.edge.render import UPSTREAM_IDLE_SECONDS
+
+RETIRE_WAIT = UPSTREAM_IDLE_SECONDS + 1.0
+
+
+class CloseWhenRetired:
+    """ASGI wrapper: once the slot is retired, each response asks to close its connection."""
+
+    def __init__(self, app: ASGIApp, server: SlotServer) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and not self.server.live:
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
+class SlotServer(uvicorn.Server):
+    """uvicorn with a second listener, on the shared socket, that follows the live flag."""
+
+    def __init__(self, config: uvicorn.Config, shared_fd: int, slot_dir: Path) -> None:
+        super().__init__(config)
+        self.shared_fd = shared_fd
+        self.live_flag = live_flag(slot_dir)
+        self.accepting = accepting_file(slot_dir)
+        self.shared: asyncio.Server | None = None
+        self.following = asyncio.Lock()
+
+    @property
+    def live(self) -> bool:
+        return self.shared is not None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.loaded_app = CloseWhenRetired(self.config.loaded_app, self)
+        await super().startup(sockets)
+        if self.should_exit:
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(LIVE_SIGNAL, lambda: loop.create_task(self.follow_flag()))
+        await self.follow_flag()
+
+    def _protocol(self) -> asyncio.Protocol:
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        return protocol
+
+    async def follow_flag(self) -> None:
+        """Accept on the shared socket exactly while the live flag exists; acknowledge."""
+        async with self.following:
+            wanted = self.live_flag.exists() and not self.should_exit
+            if wanted and self.shared is None:
+                # A duplicate descriptor: asyncio closes it when this listener closes.
+                sock = socket.socket(fileno=os.dup(self.shared_fd))
+                self.shared = await asyncio.get_running_loop().create_server(
+                    self._protocol, sock=sock, backlog=self.config.backlog
+                )
+            elif not wanted and self.shared is not None:
+                self.shared.close()
+                self.shared = None
+            tmp = self.accepting.with_name(f".{self.accepting.name}.tmp")
+            tmp.write_text(f"{os.getpid()} {'on' if self.live else 'off'}\n")
+            os.replace(tmp, self.accepting)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.follow_flag()  # should_exit is set: retire
+        deadline = time.monotonic() + RETIRE_WAIT
+        while self.server_state.connections and time.monotonic() < deadline:
+            if self.force_exit:
+                break
+            await asyncio.sleep(0.05)
+        await super().shutdown(sockets)
