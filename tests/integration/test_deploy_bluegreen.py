@@ -30,6 +30,7 @@ from gristops.config import Config, load_config
 from gristops.deploy import slots
 from gristops.deploy.deployer import Deployer
 from gristops.deploy.dora import compute
+from gristops.deploy.handover import accepting
 from gristops.deploy.metrics import metric_families
 from gristops.deploy.records import SLOTS, DeployRecords
 from gristops.deploy.release import load_release
@@ -234,16 +235,25 @@ def _active_release(env: Env) -> str | None:
     return active.release_id if active else None
 
 
-def test_deploys_under_load_lose_no_request(env: Env) -> None:
+def test_deploys_under_load_fail_no_request_of_clients_that_never_retry(env: Env) -> None:
     releases = [load_release(w) for w in env.good]
+    nginx = Nginx(env.config)
+    master = nginx.pid()
+    assert master is not None
+    workers = pids.children(master)
     with Traffic(env.edge) as traffic:
         for n in range(4):
             wanted = releases[(n + 1) % 2]
             result = env.deployer.deploy(wanted, actor="tests")
             assert result.outcome == "success", result.reason
             assert _active_release(env) == wanted.id
+            active = env.records.active()
+            assert active is not None
+            live = {name: accepting(SlotPlace.of(env.config, name)) for name in SLOTS}
+            assert live == {name: name == active.slot for name in SLOTS}
     assert traffic.failures == []
     assert traffic.ok > 100
+    assert pids.children(master) == workers  # nginx was not reloaded
 
 
 def test_same_release_again_is_a_no_op(env: Env) -> None:
@@ -258,8 +268,12 @@ def test_same_release_again_is_a_no_op(env: Env) -> None:
 def test_release_failing_ready_never_gets_traffic(env: Env) -> None:
     before = _active_release(env)
     bad = load_release(env.not_ready)
+    # It never gets ready: a short wait is enough to tell.
+    impatient = env.config.model_copy(
+        update={"deploy": env.config.deploy.model_copy(update={"ready_timeout": 4})}
+    )
     with Traffic(env.edge, clients=2) as traffic:
-        result = env.deployer.deploy(bad, actor="tests")
+        result = Deployer(impatient, env.records.state).deploy(bad, actor="tests")
     assert result.outcome == "failed"
     assert "/ready" in (result.reason or "")
     assert _active_release(env) == before

@@ -15,6 +15,7 @@ from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_j
 from gristops.config import Config
 from gristops.deploy import slots
 from gristops.deploy.deployer import Deployer, DeployResult
+from gristops.deploy.handover import accepting
 from gristops.deploy.records import SLOTS, DeployRecords, Slot
 from gristops.deploy.release import load_release
 from gristops.deploy.slots import SlotPlace
@@ -108,6 +109,7 @@ def _slot_status(cfg: Config, records: DeployRecords) -> list[dict[str, Any]]:
                 "release": record.release_id if record else None,
                 "active": bool(record and record.active),
                 "running": slots.running(place),
+                "accepting": accepting(place),
                 "pid": pids.read_pid(place.serve_pid),
                 "restarts": int(restarts or 0),
             }
@@ -127,6 +129,8 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     for row in rows:
         mark = "→" if row["active"] else " "
         state = f"running pid {row['pid']}" if row["running"] else "stopped"
+        if row["accepting"]:
+            state += f", takes traffic on :{cfg.deploy.port}"
         out.print(
             f"{mark} {row['slot']:<5} :{row['port']}  {row['release'] or '(empty)'}  {state}"
             f"  restarts {row['restarts']}",

@@ -128,6 +128,11 @@ def _acknowledged(place: SlotPlace, live: bool) -> bool:
     return pid is not None and said == f"{pid} {'on' if live else 'off'}"
 
 
+def accepting(place: SlotPlace) -> bool:
+    """The slot's running gateway says it accepts on the shared socket."""
+    return _acknowledged(place, True)
+
+
 def set_live(place: SlotPlace, live: bool, timeout: float = ACK_TIMEOUT) -> None:
     """Make the slot's gateway accept on the shared socket (or stop); returns once it did."""
     if live:
