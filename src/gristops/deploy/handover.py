@@ -21,7 +21,6 @@ import socket
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 
 import structlog
 
@@ -107,12 +106,7 @@ class HandoverServer:
         self.thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stopping.set()
         self.thread.join(2)
         self.server.close()

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gristops.deploy.handover import LIVE_SIGNAL
 from gristops.deploy.slots import accepting_file, live_flag
 from gristops.edge.render import UPSTREAM_IDLE_SECONDS
+from gristops.files import write_atomic
 
 RETIRE_WAIT = UPSTREAM_IDLE_SECONDS + 1.0
 
@@ -92,9 +93,7 @@ class SlotServer(uvicorn.Server):
             elif not wanted and self.shared is not None:
                 self.shared.close()
                 self.shared = None
-            tmp = self.accepting.with_name(f".{self.accepting.name}.tmp")
-            tmp.write_text(f"{os.getpid()} {'on' if self.live else 'off'}\n")
-            os.replace(tmp, self.accepting)
+            write_atomic(self.accepting, f"{os.getpid()} {'on' if self.live else 'off'}\n")
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.follow_flag()  # should_exit is set: retire
