@@ -46,6 +46,7 @@ def _link_web(config: Config, web_root: Path | None) -> Path | None:
     if target is None:
         link.unlink(missing_ok=True)
         return None
+    link.parent.mkdir(parents=True, exist_ok=True)
     tmp = link.with_name(f".web.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target.resolve())

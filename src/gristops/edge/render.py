@@ -167,7 +167,7 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         f"gzip_types {GZIP_TYPES};",
         f"limit_req_zone $binary_remote_addr zone=gristops_auth:10m rate={edge.auth_rate_per_minute}r/m;",
         "limit_req_status 429;",
-        # The same slot twice: an idempotent request whose pooled connection was
+        # The same address twice: an idempotent request whose pooled connection was
         # closed under it is retried once on a fresh connection.
         *_block(
             "upstream gristops_gateway",
