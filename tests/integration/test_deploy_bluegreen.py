@@ -286,9 +286,10 @@ def test_release_failing_ready_never_gets_traffic(env: Env) -> None:
 def test_release_answering_500s_is_rolled_back_within_the_watch(env: Env) -> None:
     before = _active_release(env)
     bad = load_release(env.errors_500)
-    with Traffic(env.edge, clients=2, expected=frozenset({200, 401, 500})):
+    with Traffic(env.edge, clients=2, expected=frozenset({200, 401, 500})) as traffic:
         result = env.deployer.deploy(bad, actor="tests")
     assert result.outcome == "rolled_back"
+    assert traffic.failures == []  # the bad release's own 500s aside, switching back is unseen
     assert "error rate" in (result.reason or "")
     assert _active_release(env) == before
     # Users are served by the previous release again.
