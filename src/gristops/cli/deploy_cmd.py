@@ -53,7 +53,9 @@ def _finish(result: DeployResult, as_json: bool) -> None:
         emit_json(asdict(result))
     elif result.outcome in ("success", "unchanged"):
         switch = (
-            f" (switched after {result.seconds_to_switch:.1f} s)"
+            f" (switched after {result.seconds_to_switch:.1f} s"
+            + (f", in {result.switch_seconds * 1000:.0f} ms" if result.switch_seconds else "")
+            + ")"
             if result.seconds_to_switch
             else ""
         )
