@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
+from gristops.errors import BadRequest
 from gristops.gateway.slot_server import SlotServer
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
@@ -36,6 +37,10 @@ def serve(
     ] = None,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT; in-flight requests get server.graceful_timeout."""
+    if (shared_fd is None) != (slot_dir is None):
+        raise BadRequest(
+            "--shared-fd and --slot-dir go together", "they are given by a deploy slot's supervisor"
+        )
     cfg = load(config)
     bind_host = host or cfg.server.host
     bind_port = cfg.server.port if port is None else port
@@ -56,7 +61,7 @@ def serve(
         "timeout_graceful_shutdown": cfg.server.graceful_timeout,
         "server_header": False,
     }
-    if shared_fd is None or slot_dir is None:
+    if shared_fd is None or slot_dir is None:  # both or neither, checked above
         uvicorn.run(APP_FACTORY, workers=cfg.server.workers, **settings)
         return
     # A deploy slot: one process, which alone decides when it accepts on the shared socket.
