@@ -26,6 +26,7 @@ from gristops.cli import (
     logs_cmd,
     observe_cmd,
     replicate_cmd,
+    scan_cmd,
     serve_cmd,
     tls_cmd,
     users_cmd,
@@ -54,6 +55,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(tls_cmd.app, name="tls")
 app.command("logs")(logs_cmd.logs)
 app.command("agent")(agent_cmd.agent)
+app.command("scan")(scan_cmd.scan)
 app.add_typer(install_cmd.app, name="install")
 
 

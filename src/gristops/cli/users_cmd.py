@@ -103,6 +103,41 @@ def _revoke_sessions(config: Config, user_id: int, why: str) -> int:
         db.close()
 
 
+def add_user(config: Config, email: str, role: str, password: str) -> int:
+    """Add an active user with a bcrypt hash of `password`; refuses an email already present."""
+    schema = config.auth.users_table_schema
+
+    async def work(store: Store) -> int:
+        existing = await find_user(config, store, email)
+        if existing is not None:
+            raise BadRequest(
+                f"a user with the email {email} already exists (row {existing['id']})",
+                hint="use `gristops users passwd` to change its password",
+            )
+        fields = {
+            schema.email_field: email,
+            schema.password_field: _hash(config, password),
+            schema.role_field: role,
+            schema.active_field: True,
+        }
+        [row_id] = await store.add_records(
+            config.grist.document_id, config.auth.users_table, [fields]
+        )
+        return row_id
+
+    return _run(config, work)
+
+
+def remove_user(config: Config, user_id: int, why: str) -> None:
+    """Delete a user's row and revoke its refresh tokens."""
+
+    async def work(store: Store) -> None:
+        await store.delete_records(config.grist.document_id, config.auth.users_table, [user_id])
+
+    _run(config, work)
+    _revoke_sessions(config, user_id, why)
+
+
 @app.command()
 def add(
     email: EmailArg,
@@ -118,25 +153,7 @@ def add(
     generated = None if password_stdin else generate_password()
     password = generated or _read_stdin_password()
     check_strength(password)
-    schema = cfg.auth.users_table_schema
-
-    async def work(store: Store) -> int:
-        existing = await find_user(cfg, store, email)
-        if existing is not None:
-            raise BadRequest(
-                f"a user with the email {email} already exists (row {existing['id']})",
-                hint="use `gristops users passwd` to change its password",
-            )
-        fields = {
-            schema.email_field: email,
-            schema.password_field: _hash(cfg, password),
-            schema.role_field: role,
-            schema.active_field: True,
-        }
-        [row_id] = await store.add_records(cfg.grist.document_id, cfg.auth.users_table, [fields])
-        return row_id
-
-    row_id = _run(cfg, work)
+    row_id = add_user(cfg, email, role, password)
     if json_out:
         emit_json({"id": row_id, "email": email, "role": role, "password": generated})
         return

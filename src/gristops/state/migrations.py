@@ -163,4 +163,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
+    # 6: scan: each `gristops scan` run, its findings per severity and the worst few.
+    (
+        """
+        CREATE TABLE scan_runs (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at   REAL NOT NULL,
+            finished_at  REAL NOT NULL,
+            url          TEXT,
+            low          INTEGER NOT NULL,
+            medium       INTEGER NOT NULL,
+            high         INTEGER NOT NULL,
+            critical     INTEGER NOT NULL,
+            top_findings TEXT NOT NULL,
+            skipped      TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX scan_runs_finished ON scan_runs (finished_at)",
+    ),
 )

@@ -1,0 +1,1 @@
+"""`gristops scan`: a security audit of a deployment: config, files, the running edge, dependencies."""

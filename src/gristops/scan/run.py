@@ -1,0 +1,130 @@
+"""Run the scan: every check family in turn, each failure a finding of its own, one report.
+
+Deployment checks need a URL; a family that cannot run (no URL, sslyze not
+installed, the URL does not answer) is listed as skipped or failed, so a
+report is never clean by omission.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from gristops.config import Config
+from gristops.scan import config as config_checks
+from gristops.scan import dependencies, deployment, files, tls
+from gristops.scan.deployment import AccountFactory, Target
+from gristops.scan.findings import Check, Finding, Location, Report, Rule, Severity
+from gristops.state.db import StateDB
+
+log = structlog.get_logger("gristops.scan")
+FAMILIES = ("config", "files", "deployment", "tls", "dependencies")
+
+CHECK_FAILED = Rule(
+    "scan.check-failed",
+    Severity.MEDIUM,
+    "A check could not run: its part of the deployment is unchecked",
+    "fix what the evidence says and scan again",
+)
+NO_URL = "skipped: pass --url to check the running deployment"
+
+
+def all_rules() -> list[Rule]:
+    return [
+        *config_checks.RULES,
+        *files.RULES,
+        *deployment.RULES,
+        *tls.RULES,
+        *dependencies.RULES,
+        CHECK_FAILED,
+    ]
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    target: Target | None = None
+    advisories: Path | None = None
+    service_uid: int = 0
+    account: AccountFactory | None = None
+    skip: frozenset[str] = field(default_factory=frozenset)
+
+
+class _Runner:
+    def __init__(self, report: Report, progress: Callable[[str], None]) -> None:
+        self.report = report
+        self.progress = progress
+
+    def family(self, name: str, work: Callable[[], tuple[list[Finding], str]]) -> None:
+        self.progress(name)
+        try:
+            found, detail = work()
+        except Exception as exc:  # one family failing leaves the others running
+            log.warning("scan check failed", check=name, error=str(exc))
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.report.findings.append(Finding(CHECK_FAILED, Location(key=name), message))
+            self.report.checks.append(Check(name, False, f"failed: {message}"))
+            return
+        self.report.findings.extend(found)
+        ran = not detail.startswith(("skipped", "not audited"))
+        self.report.checks.append(Check(name, ran, detail))
+
+    def skipped(self, name: str, detail: str) -> None:
+        self.report.checks.append(Check(name, False, detail))
+
+
+def _deployment(config: Config, target: Target, account: AccountFactory | None) -> tuple[list[Finding], str]:
+    found = deployment.check_headers(target)
+    exposed, exposure = deployment.check_exposure(target)
+    unauthenticated, auth = deployment.check_authentication(target, config)
+    found += exposed + unauthenticated
+    if account is None:
+        throttling = "login throttling skipped: no throwaway account can be made"
+    else:
+        found += deployment.check_throttling(target, config, account)
+        throttling = "login throttling tried with a throwaway account"
+    return found, f"private routes {exposure}; {auth}; {throttling}"
+
+
+def _tls(config: Config, target: Target) -> tuple[list[Finding], str]:
+    if not target.https:
+        return [], "skipped: the URL is not https://"
+    now = dt.datetime.now(dt.UTC)
+    found = tls.check_tls(target.url, target.ca_file, config.edge.tls_renew_fraction, now)
+    return found, "protocols, cipher suites, chain, expiry and HSTS scanned with sslyze"
+
+
+def run_scan(
+    config: Config,
+    state: StateDB | None,
+    options: ScanOptions,
+    progress: Callable[[str], None] = lambda name: None,
+) -> Report:
+    """Every check family not in `options.skip`; the report lists what ran and what did not."""
+    report = Report(started_at=time.time())
+    runner = _Runner(report, progress)
+    for name in FAMILIES:
+        if name in options.skip:
+            runner.skipped(name, "skipped: --skip")
+        elif name == "config":
+            runner.family(name, lambda: (config_checks.check_config(config, state, time.time()), ""))
+        elif name == "files":
+            runner.family(name, lambda: (files.check_files(config, options.service_uid), ""))
+        elif options.target is None and name in ("deployment", "tls"):
+            runner.skipped(name, NO_URL)
+        elif name == "deployment":
+            target = options.target
+            assert target is not None
+            runner.family(name, lambda: _deployment(config, target, options.account))
+        elif name == "tls":
+            target = options.target
+            assert target is not None
+            runner.family(name, lambda: _tls(config, target))
+        else:
+            runner.family(name, lambda: dependencies.check_dependencies(options.advisories))
+    report.finished_at = time.time()
+    return report
