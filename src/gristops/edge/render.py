@@ -30,6 +30,7 @@ HSTS_SECONDS = 63072000
 # nginx closes an upstream connection idle this long: below uvicorn's 5 s, so nginx closes
 # first; a retired slot waits this long for nginx to drop its idle connections.
 UPSTREAM_IDLE_SECONDS = 4
+LOOPBACK_ONLY = ["allow 127.0.0.1;", "allow ::1;", "deny all;"]
 
 # The wheel's nginx has no mime.types beside it: the types a web app bundle uses.
 MIME_TYPES = {
@@ -216,7 +217,10 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
     gateway_routes = [
         *_block("location = /health", _proxy()),
         *_block("location = /ready", _proxy()),
-        *_block("location = /metrics", _proxy(["allow 127.0.0.1;", "allow ::1;", "deny all;"])),
+        # Metrics and the API's own docs are for this host only (`gristops scan` checks it).
+        *_block("location = /metrics", _proxy(LOOPBACK_ONLY)),
+        *_block("location = /api/docs", _proxy(LOOPBACK_ONLY)),
+        *_block("location = /openapi.json", _proxy(LOOPBACK_ONLY)),
         *_block(
             "location /auth/",
             _proxy([f"limit_req zone=gristops_auth burst={edge.auth_burst} nodelay;"]),

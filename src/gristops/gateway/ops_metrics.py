@@ -8,6 +8,7 @@ from gristops.backup.replication import metrics as replication_metrics
 from gristops.deploy import metrics as deploy_metrics
 from gristops.edge.tls import metrics as tls_metrics
 from gristops.observe.collector import MetricSource
+from gristops.scan import metrics as scan_metrics
 
 OPS_AREAS: dict[str, MetricSource] = {
     "backup": backup_metrics.metric_families,
@@ -15,4 +16,5 @@ OPS_AREAS: dict[str, MetricSource] = {
     "tls": tls_metrics.metric_families,
     "deploy": deploy_metrics.metric_families,
     "agent": agent_metrics.metric_families,
+    "scan": scan_metrics.metric_families,
 }

@@ -98,6 +98,18 @@ def _jobs(ops: dict[str, Any]) -> dict[str, str]:
     return _component("scheduled jobs", OK, f"{len(jobs)} jobs, all last runs succeeded")
 
 
+def _scan(ops: dict[str, Any], now: float) -> dict[str, str]:
+    scan = ops.get("scan")
+    if scan is None:
+        return _component("security scan", NO_DATA, "`gristops scan` has not run yet")
+    counts = scan["counts"]
+    found = ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "no findings"
+    worst = scan["worst"]
+    status = FAILED if worst in ("high", "critical") else WARNING if worst or scan["skipped"] else OK
+    skipped = f"; {len(scan['skipped'])} checks not run" if scan["skipped"] else ""
+    return _component("security scan", status, f"{found} {_age(now - scan['finished_at'])} ago{skipped}")
+
+
 def ops_components(config: Config, ops: dict[str, Any], now: float) -> list[dict[str, str]]:
     return [
         _backup(config, ops, now),
@@ -106,6 +118,7 @@ def ops_components(config: Config, ops: dict[str, Any], now: float) -> list[dict
         _tls(config, ops),
         _deploy(ops),
         _jobs(ops),
+        _scan(ops, now),
     ]
 
 

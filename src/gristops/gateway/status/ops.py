@@ -111,4 +111,5 @@ def ops_data(config: Config, state: StateDB, now: float | None = None) -> dict[s
         "jobs": _safely("agent", lambda: jobs(state), []),
         "replication": _safely("replication", lambda: replication(config, now), []),
         "certificates": _safely("tls", lambda: certificates(config, state, now), []),
+        "scan": _safely("scan", lambda: last_scan(state), None),
     }
