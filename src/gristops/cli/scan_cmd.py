@@ -98,7 +98,7 @@ def scan(
         bool, typer.Option("--no-account", help="Do not create the throwaway login account.")
     ] = False,
     config: ConfigOption = DEFAULT_CONFIG,
-) -> int:
+) -> None:
     """Audit the config, file permissions, the running deployment (--url) and dependencies.
 
     Exit codes: 0 no finding at or above --fail-on, 1 some, 2 usage errors.
@@ -111,6 +111,11 @@ def scan(
         raise BadRequest(f"--url {url}: not an http(s) URL", hint="e.g. https://app.example.com")
     if ca_file is not None and not ca_file.is_file():
         raise BadRequest(f"--ca-file {ca_file}: no such file", hint="pass a PEM CA certificate")
+    if advisories is not None and not advisories.exists():
+        raise BadRequest(
+            f"--advisories {advisories}: no such file or folder",
+            hint="pass OSV's PyPI export (all.zip) or a folder of its .json records",
+        )
     options = ScanOptions(
         target=Target(url, ca_file, outside_address) if url else None,
         advisories=advisories,
@@ -135,4 +140,5 @@ def scan(
         else:
             output.write_text(text + "\n", encoding="utf-8")
             err.print(f"report written to {output}")
-    return 1 if report.at_or_above(Severity.parse(fail_on.value)) else 0
+    if report.at_or_above(Severity.parse(fail_on.value)):
+        raise typer.Exit(1)

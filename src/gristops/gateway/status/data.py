@@ -103,7 +103,8 @@ def _scan(ops: dict[str, Any], now: float) -> dict[str, str]:
     if scan is None:
         return _component("security scan", NO_DATA, "`gristops scan` has not run yet")
     counts = scan["counts"]
-    found = ", ".join(f"{n} {label}" for label, n in counts.items() if n) or "no findings"
+    worst_first = ("critical", "high", "medium", "low")
+    found = ", ".join(f"{counts[s]} {s}" for s in worst_first if counts.get(s)) or "no findings"
     worst = scan["worst"]
     status = FAILED if worst in ("high", "critical") else WARNING if worst or scan["skipped"] else OK
     skipped = f"; {len(scan['skipped'])} checks not run" if scan["skipped"] else ""

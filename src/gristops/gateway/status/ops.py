@@ -22,6 +22,7 @@ from gristops.backup.replication.status import read_status
 from gristops.config import Config
 from gristops.deploy.records import DeployRecords
 from gristops.edge.tls.status import certificate_status
+from gristops.scan.records import last_scan
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.gateway.status")
