@@ -52,11 +52,13 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
 
-def write_config(root: Path, extra: str = "", grist: str | None = None) -> Path:
+def write_config(
+    root: Path, extra: str = "", grist: str | None = None, roles: str = ROLES
+) -> Path:
     """A gristops.yaml for the Shop fixture document under `root`."""
     grist = grist or "grist: {document_id: Shop}\n"
     path = root / "gristops.yaml"
-    path.write_text(f"data_dir: data\n{grist}{ROLES}{extra}")
+    path.write_text(f"data_dir: data\n{grist}{roles}{extra}")
     return path
 
 
@@ -68,10 +70,14 @@ def copy_shop(root: Path) -> None:
 
 @contextmanager
 def running_gateway(
-    root: Path, extra: str = "", grist: str | None = None, env: dict[str, str] | None = None
+    root: Path,
+    extra: str = "",
+    grist: str | None = None,
+    env: dict[str, str] | None = None,
+    roles: str = ROLES,
 ) -> Iterator[Gateway]:
     """Start `gristops serve` for a config under `root`; always stop it."""
-    config = write_config(root, extra, grist)
+    config = write_config(root, extra, grist, roles)
     port = free_port()
     log_path = root / "gateway.log"
     with log_path.open("wb") as log:

@@ -78,6 +78,7 @@ RULES = (
     UNAUTHENTICATED,
     NO_THROTTLING,
 )
+CREDENTIAL_EXCHANGE = frozenset({"/auth/login", "/auth/refresh", "/auth/logout"})
 REQUIRED_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "",
@@ -192,10 +193,12 @@ def _fill(path: str, config: Config) -> str:
 
 
 def protected_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
-    """(method, path) of every operation the API declares a 401 answer for."""
+    """(method, path) of every operation the API declares a 401 answer for, except those
+    that take credentials in their body (login, refresh, logout)."""
     return [
         (method.upper(), path)
         for path, operations in openapi.get("paths", {}).items()
+        if path not in CREDENTIAL_EXCHANGE
         for method, operation in operations.items()
         if isinstance(operation, dict) and "401" in operation.get("responses", {})
     ]

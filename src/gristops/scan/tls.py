@@ -155,9 +155,9 @@ def _certificate(
     deployment = info.certificate_deployments[0]
     found: list[Finding] = []
     trusted = [v.trust_store.name for v in deployment.path_validation_results if v.was_validation_successful]
-    if not trusted or not deployment.leaf_certificate_subject_matches_hostname:
-        why = "no trust store validates it" if not trusted else "the name does not match"
-        found.append(Finding(BAD_CHAIN, where, why))
+    if not trusted:  # sslyze validates the path for the scanned host name
+        stores = ", ".join(v.trust_store.name for v in deployment.path_validation_results)
+        found.append(Finding(BAD_CHAIN, where, f"no trust store validates it ({stores})"))
     leaf = deployment.received_certificate_chain[0]
     not_after, not_before = leaf.not_valid_after_utc, leaf.not_valid_before_utc
     left = not_after - now
