@@ -3,6 +3,8 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # Real programs the integration tests run (Debian packages; pip wheels come from pyproject).
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
+# Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
+REPORTS := build/reports
 
 .PHONY: install install-dev install-system lint test bench
 
@@ -23,6 +25,8 @@ lint:
 	ruff check src tests bench
 	mypy
 	lint-imports
+	@mkdir -p $(REPORTS)
+	bandit -q -c pyproject.toml -r src -f sarif -o $(REPORTS)/bandit.sarif --exit-zero
 	bandit -q -c pyproject.toml -r src --severity-level high
 	bash .ci/secrets-check
 

@@ -52,9 +52,7 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
 
-def write_config(
-    root: Path, extra: str = "", grist: str | None = None, roles: str = ROLES
-) -> Path:
+def write_config(root: Path, extra: str = "", grist: str | None = None, roles: str = ROLES) -> Path:
     """A gristops.yaml for the Shop fixture document under `root`."""
     grist = grist or "grist: {document_id: Shop}\n"
     path = root / "gristops.yaml"

@@ -8,7 +8,7 @@ import pwd
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,13 +28,13 @@ from gristops.scan.sarif import to_sarif
 from gristops.state.db import StateDB
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     sarif = "sarif"
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
@@ -70,7 +70,9 @@ def scan(
         str | None,
         typer.Option(help="The deployment's base URL, e.g. https://app.example.com (the edge)."),
     ] = None,
-    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output_format: Annotated[
+        Format, typer.Option("--format", "-f", help="Output format.")
+    ] = Format.table,
     fail_on: Annotated[
         Level, typer.Option(help="Exit 1 when a finding is at or above this severity.")
     ] = Level.high,
@@ -82,7 +84,9 @@ def scan(
     ] = None,
     advisories: Annotated[
         Path | None,
-        typer.Option(help="Offline advisory DB: OSV's PyPI export (all.zip) or a folder of records."),
+        typer.Option(
+            help="Offline advisory DB: OSV's PyPI export (all.zip) or a folder of records."
+        ),
     ] = None,
     outside_address: Annotated[
         str | None,
@@ -133,7 +137,9 @@ def scan(
     if output_format is Format.table and output is None:
         print_table(report, out)
     else:
-        document = to_sarif(report, all_rules()) if output_format is Format.sarif else to_json(report)
+        document = (
+            to_sarif(report, all_rules()) if output_format is Format.sarif else to_json(report)
+        )
         text = json.dumps(document, indent=2, sort_keys=output_format is Format.json)
         if output is None:
             typer.echo(text)

@@ -64,10 +64,16 @@ def affects(affected: dict[str, Any], version: Version) -> bool:
         for event in span.get("events", ()):
             if "introduced" in event:
                 start = event["introduced"]
-                inside = inside or start == "0" or ((v := _version(start)) is not None and version >= v)
-            elif "fixed" in event and (v := _version(event["fixed"])) is not None and version >= v:
-                inside = False
-            elif "last_affected" in event and (v := _version(event["last_affected"])) is not None and version > v:
+                inside = (
+                    inside or start == "0" or ((v := _version(start)) is not None and version >= v)
+                )
+            elif (
+                "fixed" in event and (v := _version(event["fixed"])) is not None and version >= v
+            ) or (
+                "last_affected" in event
+                and (v := _version(event["last_affected"])) is not None
+                and version > v
+            ):
                 inside = False
         if inside:
             return True
@@ -83,7 +89,7 @@ def _fixes(affected: dict[str, Any]) -> list[Version]:
     )
 
 
-class OfflineOsvService(VulnerabilityService):
+class OfflineOsvService(VulnerabilityService):  # type: ignore[misc]  # pip-audit is untyped
     """pip-audit's vulnerability service over a local copy of OSV's PyPI advisories."""
 
     def __init__(self, path: Path) -> None:

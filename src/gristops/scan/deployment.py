@@ -113,9 +113,7 @@ class Target:
 
     def client(self, local_address: str | None = None) -> httpx.Client:
         transport = httpx.HTTPTransport(verify=self.verify(), local_address=local_address)
-        return httpx.Client(
-            base_url=self.url.rstrip("/"), transport=transport, timeout=TIMEOUT
-        )
+        return httpx.Client(base_url=self.url.rstrip("/"), transport=transport, timeout=TIMEOUT)
 
 
 def outside_address() -> str | None:
@@ -150,9 +148,7 @@ def check_headers(target: Target) -> list[Finding]:
                     continue
                 if present is None or (value and present.lower() != value):
                     shown = "absent" if present is None else f"{present!r}"
-                    found.append(
-                        Finding(MISSING_HEADER, Location(url=url), f"{name}: {shown}")
-                    )
+                    found.append(Finding(MISSING_HEADER, Location(url=url), f"{name}: {shown}"))
             server = headers.get("server", "")
             if re.search(r"/\d", server):
                 found.append(Finding(SERVER_VERSION, Location(url=url), f"Server: {server}"))
@@ -214,7 +210,9 @@ def check_authentication(target: Target, config: Config) -> tuple[list[Finding],
         found = []
         for method, path in operations:
             url = _fill(path, config)
-            body = {"records": []} if method in ("POST", "PATCH", "PUT") else None
+            body: dict[str, list[Any]] | None = (
+                {"records": []} if method in ("POST", "PATCH", "PUT") else None
+            )
             answer = client.request(method, url, json=body)
             if answer.status_code != 401:
                 found.append(

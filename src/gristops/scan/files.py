@@ -67,7 +67,9 @@ def guarded_paths(config: Config) -> list[Guarded]:
     if config.edge.tls_certificate_key is not None:
         items.append(Guarded("edge.tls_certificate_key", config.edge.tls_certificate_key))
     if enc.identity_file is not None:
-        items.append(Guarded("the age identity (backup.encryption.identity_file)", enc.identity_file))
+        items.append(
+            Guarded("the age identity (backup.encryption.identity_file)", enc.identity_file)
+        )
     if enc.passphrase_file is not None:
         items.append(Guarded("backup.encryption.passphrase_file", enc.passphrase_file))
     if config.grist.api_key_file is not None:

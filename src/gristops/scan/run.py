@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -77,7 +78,9 @@ class _Runner:
         self.report.checks.append(Check(name, False, detail))
 
 
-def _deployment(config: Config, target: Target, account: AccountFactory | None) -> tuple[list[Finding], str]:
+def _deployment(
+    config: Config, target: Target, account: AccountFactory | None
+) -> tuple[list[Finding], str]:
     found = deployment.check_headers(target)
     exposed, exposure = deployment.check_exposure(target)
     unauthenticated, auth = deployment.check_authentication(target, config)
@@ -107,24 +110,21 @@ def run_scan(
     """Every check family not in `options.skip`; the report lists what ran and what did not."""
     report = Report(started_at=time.time())
     runner = _Runner(report, progress)
+    target = options.target
+    work: dict[str, Callable[[], tuple[list[Finding], str]]] = {
+        "config": lambda: (config_checks.check_config(config, state, time.time()), ""),
+        "files": lambda: (files.check_files(config, options.service_uid), ""),
+        "dependencies": lambda: dependencies.check_dependencies(options.advisories),
+    }
+    if target is not None:
+        work["deployment"] = partial(_deployment, config, target, options.account)
+        work["tls"] = partial(_tls, config, target)
     for name in FAMILIES:
         if name in options.skip:
             runner.skipped(name, "skipped: --skip")
-        elif name == "config":
-            runner.family(name, lambda: (config_checks.check_config(config, state, time.time()), ""))
-        elif name == "files":
-            runner.family(name, lambda: (files.check_files(config, options.service_uid), ""))
-        elif options.target is None and name in ("deployment", "tls"):
+        elif name not in work:
             runner.skipped(name, NO_URL)
-        elif name == "deployment":
-            target = options.target
-            assert target is not None
-            runner.family(name, lambda: _deployment(config, target, options.account))
-        elif name == "tls":
-            target = options.target
-            assert target is not None
-            runner.family(name, lambda: _tls(config, target))
         else:
-            runner.family(name, lambda: dependencies.check_dependencies(options.advisories))
+            runner.family(name, work[name])
     report.finished_at = time.time()
     return report

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-
 from gristops.scan.findings import Finding, Location, Rule, Severity
 
 if TYPE_CHECKING:
@@ -106,7 +105,9 @@ def _scan(url: str, ca_file: Path | None) -> ServerScanResult:
     scanner.queue_scans([request])
     [result] = list(scanner.get_results())
     if result.scan_status != ServerScanStatusEnum.COMPLETED or result.scan_result is None:
-        raise TlsScanFailed(f"cannot connect to {host}:{parts.port or 443}: {result.connectivity_error_trace}")
+        raise TlsScanFailed(
+            f"cannot connect to {host}:{parts.port or 443}: {result.connectivity_error_trace}"
+        )
     return result
 
 
@@ -154,7 +155,11 @@ def _certificate(
         raise TlsScanFailed("the certificate probe did not complete")
     deployment = info.certificate_deployments[0]
     found: list[Finding] = []
-    trusted = [v.trust_store.name for v in deployment.path_validation_results if v.was_validation_successful]
+    trusted = [
+        v.trust_store.name
+        for v in deployment.path_validation_results
+        if v.was_validation_successful
+    ]
     if not trusted:  # sslyze validates the path for the scanned host name
         stores = ", ".join(v.trust_store.name for v in deployment.path_validation_results)
         found.append(Finding(BAD_CHAIN, where, f"no trust store validates it ({stores})"))

@@ -58,7 +58,9 @@ def test_a_literal_secret_is_found_without_showing_it(tmp_path: Path, state: Sta
 
 
 def test_weak_bcrypt_and_long_tokens(tmp_path: Path, state: StateDB) -> None:
-    text = CLEAN + "auth: {bcrypt_rounds: 10, access_token_ttl: 86400, refresh_token_ttl: 31536000}\n"
+    text = (
+        CLEAN + "auth: {bcrypt_rounds: 10, access_token_ttl: 86400, refresh_token_ttl: 31536000}\n"
+    )
     assert findings(tmp_path, text, state) == {
         "config.bcrypt-cost auth.bcrypt_rounds": "bcrypt_rounds is 10",
         "config.token-lifetime auth.access_token_ttl": "86400 s",
@@ -69,11 +71,15 @@ def test_weak_bcrypt_and_long_tokens(tmp_path: Path, state: StateDB) -> None:
 def test_cors_wildcard(tmp_path: Path, state: StateDB) -> None:
     found = findings(tmp_path, CLEAN + "server: {cors_origins: ['*']}\n", state)
     assert list(found) == ["config.cors-wildcard server.cors_origins"]
-    clean = findings(tmp_path, CLEAN + "server: {cors_origins: ['https://app.example.com']}\n", state)
+    clean = findings(
+        tmp_path, CLEAN + "server: {cors_origins: ['https://app.example.com']}\n", state
+    )
     assert clean == {}
 
 
-def test_non_admin_roles_on_the_users_table_and_grist_tables(tmp_path: Path, state: StateDB) -> None:
+def test_non_admin_roles_on_the_users_table_and_grist_tables(
+    tmp_path: Path, state: StateDB
+) -> None:
     text = CLEAN.replace(
         "  user: {Products: [read]}",
         "  user: {Products: [read]}\n  manager: {'*': [read]}\n  auditor: {_grist_Tables: [read]}\n"
@@ -86,7 +92,9 @@ def test_non_admin_roles_on_the_users_table_and_grist_tables(tmp_path: Path, sta
 
 
 def test_unencrypted_remote_target_and_no_remote_target(tmp_path: Path, state: StateDB) -> None:
-    plain = CLEAN.replace("secret_access_key: \"${S3_SECRET}\"}", "secret_access_key: \"${S3_SECRET}\", encryption: none}")
+    plain = CLEAN.replace(
+        'secret_access_key: "${S3_SECRET}"}', 'secret_access_key: "${S3_SECRET}", encryption: none}'
+    )
     assert list(findings(tmp_path, plain, state)) == [
         "config.backup-unencrypted backup.targets.offsite.encryption"
     ]

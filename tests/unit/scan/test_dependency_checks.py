@@ -30,14 +30,18 @@ def osv(vuln_id: str, package: str, introduced: str, fixed: str) -> dict[str, ob
         "affected": [
             {
                 "package": {"ecosystem": "PyPI", "name": package},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}],
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}
+                ],
             }
         ],
     }
 
 
 def test_a_vulnerable_installed_package_is_found(tmp_path: Path) -> None:
-    (tmp_path / "PYSEC-2099-0001.json").write_text(json.dumps(osv("PYSEC-2099-0001", "HTTPX", "0", "9999")))
+    (tmp_path / "PYSEC-2099-0001.json").write_text(
+        json.dumps(osv("PYSEC-2099-0001", "HTTPX", "0", "9999"))
+    )
     found, detail = check_dependencies(tmp_path)
     [finding] = found
     assert finding.rule.id == "dependencies.vulnerable"
@@ -51,7 +55,10 @@ def test_a_database_without_matching_advisories_is_clean(tmp_path: Path) -> None
     with zipfile.ZipFile(archive, "w") as out:
         record = osv("PYSEC-2099-0002", "httpx", "0", "0.1")  # fixed long before this version
         out.writestr("PYSEC-2099-0002.json", json.dumps(record))
-        withdrawn = {**osv("PYSEC-2099-0003", "httpx", "0", "9999"), "withdrawn": "2099-01-01T00:00:00Z"}
+        withdrawn = {
+            **osv("PYSEC-2099-0003", "httpx", "0", "9999"),
+            "withdrawn": "2099-01-01T00:00:00Z",
+        }
         out.writestr("PYSEC-2099-0003.json", json.dumps(withdrawn))
     found, detail = check_dependencies(archive)
     assert found == []
@@ -90,12 +97,22 @@ def test_a_missing_or_unreadable_database_is_a_usage_error(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("events", "versions", "inside"),
     [
-        ([{"introduced": "1.0"}, {"fixed": "1.5"}], [], {"1.0": True, "1.4.9": True, "1.5": False, "0.9": False}),
+        (
+            [{"introduced": "1.0"}, {"fixed": "1.5"}],
+            [],
+            {"1.0": True, "1.4.9": True, "1.5": False, "0.9": False},
+        ),
         ([{"introduced": "0"}, {"last_affected": "2.0"}], [], {"2.0": True, "2.0.1": False}),
-        ([{"introduced": "1.0"}, {"fixed": "1.2"}, {"introduced": "2.0"}], [], {"1.1": True, "1.3": False, "3.0": True}),
+        (
+            [{"introduced": "1.0"}, {"fixed": "1.2"}, {"introduced": "2.0"}],
+            [],
+            {"1.1": True, "1.3": False, "3.0": True},
+        ),
         ([], ["1.7"], {"1.7": True, "1.8": False}),
     ],
 )
-def test_osv_ranges(events: list[dict[str, str]], versions: list[str], inside: dict[str, bool]) -> None:
+def test_osv_ranges(
+    events: list[dict[str, str]], versions: list[str], inside: dict[str, bool]
+) -> None:
     affected = {"versions": versions, "ranges": [{"type": "ECOSYSTEM", "events": events}]}
     assert {v: affects(affected, Version(v)) for v in inside} == inside

@@ -68,18 +68,26 @@ def test_sarif_validates_against_the_official_schema(config: Path, tmp_path: Pat
     Draft4Validator(json.loads(SCHEMA.read_text())).validate(document)
     [run] = document["runs"]
     results = {r["ruleId"]: r for r in run["results"]}
-    assert set(results) == {"config.bcrypt-cost", "config.no-backup-target", "config.no-recent-drill"}
+    assert set(results) == {
+        "config.bcrypt-cost",
+        "config.no-backup-target",
+        "config.no-recent-drill",
+    }
     rules = run["tool"]["driver"]["rules"]
     assert rules[results["config.bcrypt-cost"]["ruleIndex"]]["id"] == "config.bcrypt-cost"
     [location] = results["config.bcrypt-cost"]["locations"]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == config.resolve().as_uri()
     assert location["logicalLocations"][0]["fullyQualifiedName"] == "auth.bcrypt_rounds"
     notes = run["invocations"][0]["toolExecutionNotifications"]
-    assert {n["message"]["text"].split(":")[0] for n in notes} == {"deployment", "tls", "dependencies"}
+    assert {n["message"]["text"].split(":")[0] for n in notes} == {
+        "deployment",
+        "tls",
+        "dependencies",
+    }
 
 
 def test_json_lists_findings_with_fix_and_checks(config: Path) -> None:
-    code, output = scan(config, "--format", "json")
+    _, output = scan(config, "--format", "json")
     report = json.loads(output)
     assert report["counts"] == {"low": 0, "medium": 2, "high": 0, "critical": 0}
     assert all(f["fix"] and f["evidence"] and f["location"] for f in report["findings"])
@@ -95,7 +103,9 @@ def test_the_last_run_feeds_metrics_and_the_status_page(config: Path) -> None:
     cfg = load_config(config)
     summary = ops_data(cfg, state)["scan"]
     assert summary["counts"]["high"] == 1 and summary["worst"] == "high"
-    [component] = [c for c in ops_components(cfg, ops_data(cfg, state), 0) if c["name"] == "security scan"]
+    [component] = [
+        c for c in ops_components(cfg, ops_data(cfg, state), 0) if c["name"] == "security scan"
+    ]
     assert component["status"] == "failed"
     assert component["detail"].startswith("1 high, 2 medium")
     registry = CollectorRegistry()

@@ -106,9 +106,13 @@ def _scan(ops: dict[str, Any], now: float) -> dict[str, str]:
     worst_first = ("critical", "high", "medium", "low")
     found = ", ".join(f"{counts[s]} {s}" for s in worst_first if counts.get(s)) or "no findings"
     worst = scan["worst"]
-    status = FAILED if worst in ("high", "critical") else WARNING if worst or scan["skipped"] else OK
+    status = (
+        FAILED if worst in ("high", "critical") else WARNING if worst or scan["skipped"] else OK
+    )
     skipped = f"; {len(scan['skipped'])} checks not run" if scan["skipped"] else ""
-    return _component("security scan", status, f"{found} {_age(now - scan['finished_at'])} ago{skipped}")
+    return _component(
+        "security scan", status, f"{found} {_age(now - scan['finished_at'])} ago{skipped}"
+    )
 
 
 def ops_components(config: Config, ops: dict[str, Any], now: float) -> list[dict[str, str]]:
