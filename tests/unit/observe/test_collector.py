@@ -80,7 +80,11 @@ def test_the_real_ops_areas_export_the_metrics_the_alerts_use(
         for (n, labels), v in samples.items()
         if n == "gristops_collector_errors_total"
     }
-    assert set(errors) == {"backup", "replication", "tls", "deploy", "agent"}
+    assert set(errors) == {"backup", "replication", "tls", "deploy", "agent", "scan"}
     assert not any(errors.values()), errors
     # The names the alert rules are written against.
-    assert {"gristops_backup_last_drill_success", "gristops_deploys_total"} <= names
+    assert {
+        "gristops_backup_last_drill_success",
+        "gristops_deploys_total",
+        "gristops_scan_last_run_timestamp_seconds",
+    } <= names
