@@ -31,6 +31,7 @@ from gristops.scan.tls import check_tls
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:Parsed a serial number which wasn't positive"),
+    pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1 is deprecated"),  # planted on purpose
 ]
 OPENAPI = {
     "paths": {
