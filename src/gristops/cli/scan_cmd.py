@@ -19,6 +19,7 @@ from gristops.cli.users_cmd import add_user, remove_user
 from gristops.config import Config
 from gristops.errors import BadRequest
 from gristops.gateway.passwords import generate_password
+from gristops.observe.logging import configure_logging
 from gristops.scan.deployment import Target
 from gristops.scan.findings import Severity
 from gristops.scan.output import print_table, to_json
@@ -108,6 +109,7 @@ def scan(
     Exit codes: 0 no finding at or above --fail-on, 1 some, 2 usage errors.
     """
     cfg = load(config)
+    configure_logging(cfg.log.level, cfg.log.json_lines)  # to stderr: stdout is the report
     unknown = sorted(set(skip or ()) - set(FAMILIES))
     if unknown:
         raise BadRequest(f"--skip {unknown[0]}: no such check", hint=f"use {', '.join(FAMILIES)}")

@@ -7,6 +7,7 @@ TLS 1.2 and 1.3 only, ECDHE key exchange with AEAD ciphers, HSTS for a year or m
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -88,6 +89,8 @@ def _scan(url: str, ca_file: Path | None) -> ServerScanResult:
         ScanCommand.TLS_1_2_CIPHER_SUITES,
         ScanCommand.HTTP_HEADERS,
     }
+    # sslyze logs every probe at info level: chatter around the report, not news.
+    logging.getLogger("sslyze").setLevel(logging.WARNING)
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     # sslyze resolves names itself; localhost goes to 127.0.0.1 (not ::1, which nginx may skip).

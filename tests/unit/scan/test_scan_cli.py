@@ -4,6 +4,7 @@ the recorded run, its metrics and its status-page summary."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,20 @@ def test_the_last_run_feeds_metrics_and_the_status_page(config: Path) -> None:
     text = generate_latest(registry).decode()
     assert 'gristops_scan_findings{severity="high"} 1.0' in text
     assert 'gristops_scan_findings{severity="medium"} 2.0' in text
+
+
+def test_a_deployment_that_does_not_answer_is_not_clean(config: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"https://127.0.0.1:{closed.getsockname()[1]}"
+    code, output = scan(
+        config, "--url", url, "--no-account", "--format", "json", "--fail-on", "medium"
+    )
+    report = json.loads(output)
+    failed = {
+        f["location"]: f["evidence"] for f in report["findings"] if f["id"] == "scan.check-failed"
+    }
+    assert set(failed) == {"gristops.yaml: deployment", "gristops.yaml: tls"}
+    assert "/health" in failed["gristops.yaml: deployment"]
+    assert not any(c["ran"] for c in report["checks"] if c["name"] in ("deployment", "tls"))
+    assert code == 1
