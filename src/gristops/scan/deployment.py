@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gristops.config import Config
+from gristops.errors import GristopsError
 from gristops.scan.config import is_loopback
 from gristops.scan.findings import Finding, Location, Rule, Severity
 
@@ -88,8 +89,8 @@ REQUIRED_HEADERS = {
 AccountFactory = Callable[[], AbstractContextManager[tuple[str, str]]]
 
 
-class DeploymentUnreachable(Exception):
-    """The URL does not answer: the deployment checks cannot run."""
+class DeploymentUnreachable(GristopsError):
+    """The deployment does not answer as the checks need: they cannot run."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,9 @@ def check_headers(target: Target) -> list[Finding]:
             try:
                 answer = client.get(path)
             except httpx.HTTPError as exc:
-                raise DeploymentUnreachable(f"{target.url}{path}: {exc}") from exc
+                raise DeploymentUnreachable(
+                    f"{target.url}{path}: {exc}", "check --url and that the deployment runs"
+                ) from exc
             url = f"{target.url.rstrip('/')}{path}"
             headers = answer.headers
             for name, value in REQUIRED_HEADERS.items():
@@ -233,6 +236,12 @@ def check_throttling(target: Target, config: Config, account: AccountFactory) ->
             client.post("/auth/login", json={"email": email, "password": password + "x"})
         answer = client.post("/auth/login", json={"email": email, "password": password})
     if answer.status_code == 429:
+        if "application/json" not in answer.headers.get("content-type", ""):
+            # The edge's per-address rate limit answered, not the gateway's account lockout.
+            raise DeploymentUnreachable(
+                "the edge's /auth/ rate limit refused the attempts before the gateway saw them",
+                "scan again after a minute, or raise edge.auth_burst",
+            )
         return []
     return [
         Finding(
