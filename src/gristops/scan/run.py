@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 
 from gristops.config import Config
+from gristops.errors import GristopsError
 from gristops.scan import config as config_checks
 from gristops.scan import dependencies, deployment, files, tls
 from gristops.scan.deployment import AccountFactory, Target
@@ -55,6 +56,18 @@ class ScanOptions:
     skip: frozenset[str] = field(default_factory=frozenset)
 
 
+def _is_bug(exc: Exception) -> bool:
+    return not isinstance(exc, GristopsError | ImportError)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ImportError):  # sslyze and pip-audit come with the `scan` extra
+        return f"{exc.name} is not installed: pip install 'gristops[scan]'"
+    if isinstance(exc, GristopsError):
+        return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
 class _Runner:
     def __init__(self, report: Report, progress: Callable[[str], None]) -> None:
         self.report = report
@@ -65,8 +78,9 @@ class _Runner:
         try:
             found, detail = work()
         except Exception as exc:  # one family failing leaves the others running
-            log.warning("scan check failed", check=name, error=str(exc))
-            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            message = _why(exc)
+            # An expected failure is its message; anything else is a bug: its traceback is logged.
+            log.warning("scan check failed", check=name, error=message, exc_info=_is_bug(exc))
             self.report.findings.append(Finding(CHECK_FAILED, Location(key=name), message))
             self.report.checks.append(Check(name, False, f"failed: {message}"))
             return

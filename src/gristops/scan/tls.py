@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from gristops.errors import GristopsError
 from gristops.scan.findings import Finding, Location, Rule, Severity
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ NO_HSTS = Rule(
 RULES = (OLD_PROTOCOL, WEAK_CIPHER, BAD_CHAIN, EXPIRED, EXPIRING, NO_HSTS)
 
 
-class TlsScanFailed(Exception):
+class TlsScanFailed(GristopsError):
     """sslyze could not connect or complete a scan command."""
 
 
@@ -109,7 +110,8 @@ def _scan(url: str, ca_file: Path | None) -> ServerScanResult:
     [result] = list(scanner.get_results())
     if result.scan_status != ServerScanStatusEnum.COMPLETED or result.scan_result is None:
         raise TlsScanFailed(
-            f"cannot connect to {host}:{parts.port or 443}: {result.connectivity_error_trace}"
+            f"cannot connect to {host}:{parts.port or 443}: {result.connectivity_error_trace}",
+            "check --url and that the edge serves HTTPS there",
         )
     return result
 
