@@ -13,14 +13,14 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from gristops.config.access import ALL_ACTIONS, Action, TableRule
 from gristops.config.backup import BackupSection
 from gristops.config.deploy import DeploySection
 from gristops.config.edge import EdgeSection
 from gristops.config.observe import ObserveSection
 from gristops.config.section import Section
 
-Action = Literal["read", "create", "update", "delete"]
-ALL_ACTIONS: tuple[Action, ...] = ("read", "create", "update", "delete")
+__all__ = ["ALL_ACTIONS", "Action", "Config", "TableRule"]
 
 # Grist document ids are URL-safe tokens; the embedded store maps them to file names.
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
@@ -113,11 +113,11 @@ class LogSection(Section):
     )
 
 
-TablePermissions = dict[str, tuple[Action, ...]]
+TablePermissions = dict[str, TableRule]
 
 
 def _default_roles() -> dict[str, TablePermissions]:
-    return {"admin": {"*": ALL_ACTIONS}}
+    return {"admin": {"*": TableRule(actions=ALL_ACTIONS)}}
 
 
 class Config(Section):
@@ -128,7 +128,10 @@ class Config(Section):
     auth: AuthSection = Field(default_factory=AuthSection)
     roles: dict[str, TablePermissions] = Field(
         default_factory=_default_roles,
-        description="Per role, per table id (or *): the allowed actions.",
+        description=(
+            "Per role, per table id (or *): the allowed actions, or a mapping with "
+            "actions, rows, hidden, readonly and fill (see docs/gateway.md)."
+        ),
     )
     server: ServerSection = Field(default_factory=ServerSection)
     log: LogSection = Field(default_factory=LogSection)

@@ -1,8 +1,9 @@
-"""Role-based table permissions from config: per role, per table id (or `*`), actions.
+"""Role-based table permissions from config: per role, per table id (or `*`), a rule.
 
 A table the role cannot read is invisible (404, as if absent). The users
 table is special: its password column never leaves the gateway, and only
-admins may write to it, whatever the config says.
+admins may write to it, whatever the config says. Row and column rules of a
+table are applied by gateway/access.py.
 """
 
 from __future__ import annotations
@@ -10,39 +11,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gristops.config import Config
-from gristops.config.model import Action
+from gristops.config.model import Action, TableRule
 from gristops.errors import Forbidden, NotFound
 
 ADMIN_ROLE = "admin"
 
 
-def allowed(
-    roles: Mapping[str, Mapping[str, tuple[Action, ...]]], role: str, table_id: str, action: Action
-) -> bool:
-    """True when `role` may do `action` on `table_id`; a table's own entry overrides `*`."""
+def rule(
+    roles: Mapping[str, Mapping[str, TableRule]], role: str, table_id: str
+) -> TableRule | None:
+    """The role's rule for `table_id`: its own entry, else the role's `*` entry."""
     rules = roles.get(role)
     if rules is None:
-        return False
-    actions = rules.get(table_id, rules.get("*", ()))
-    return action in actions
+        return None
+    return rules.get(table_id, rules.get("*"))
 
 
-def check(config: Config, role: str, table_id: str, action: Action) -> None:
-    """Raise NotFound when the table is invisible to the role, Forbidden when the action is not allowed."""
-    if not allowed(config.roles, role, table_id, "read"):
+def allowed(
+    roles: Mapping[str, Mapping[str, TableRule]], role: str, table_id: str, action: Action
+) -> bool:
+    """True when `role` may do `action` on `table_id`; a table's own entry overrides `*`."""
+    found = rule(roles, role, table_id)
+    return found is not None and action in found.actions
+
+
+def check(config: Config, role: str, table_id: str, action: Action) -> TableRule:
+    """The role's rule for the table; NotFound when it is invisible, Forbidden when not allowed."""
+    found = rule(config.roles, role, table_id)
+    if found is None or "read" not in found.actions:
         raise NotFound(f'Table not found "{table_id}"')
     if action == "read":
-        return
+        return found
     if table_id == config.auth.users_table and role != ADMIN_ROLE:
         raise Forbidden(
             f"only admins may change the {table_id} table",
             "use `gristops users` or log in as an admin",
         )
-    if not allowed(config.roles, role, table_id, action):
+    if action not in found.actions:
         raise Forbidden(
             f"role {role!r} may not {action} records of {table_id!r}",
             "ask an admin to grant it under roles: in gristops.yaml",
         )
+    return found
 
 
 def hidden_columns(config: Config, table_id: str) -> frozenset[str]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from gristops.store.rows import RowCondition
+
 JSON = Any
 Record = dict[str, Any]
 CellFormat = Literal["normal", "typed"]
@@ -40,7 +42,9 @@ class RecordQuery:
     `filter` maps column ids to the values a cell may equal (Grist semantics:
     ANDed across columns, exact match). `limit` None or 0 means no limit; a
     negative limit is refused before it gets here. `offset` skips rows after
-    sorting (a gristops extension for paging).
+    sorting (a gristops extension for paging). `rows` is the caller's access
+    rule: rows outside it do not exist for this query, so filter, sort, limit
+    and offset apply to the rows inside it only.
     """
 
     filter: dict[str, list[JSON]] | None = None
@@ -49,6 +53,7 @@ class RecordQuery:
     offset: int = 0
     hidden: bool = False
     cell_format: CellFormat = "normal"
+    rows: RowCondition | None = None
 
 
 @dataclass(frozen=True)
@@ -95,9 +100,14 @@ class Store(Protocol):
         ...
 
     async def fetch_record(
-        self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
+        self,
+        doc_id: str,
+        table_id: str,
+        row_id: int,
+        hidden: bool = False,
+        rows: RowCondition | None = None,
     ) -> Record:
-        """One record by id (NotFound when absent)."""
+        """One record by id (NotFound when absent or outside `rows`)."""
         ...
 
     async def find_records(
@@ -116,18 +126,39 @@ class Store(Protocol):
         """Add rows (each a fields mapping); returns their new ids. One transaction."""
         ...
 
-    async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
-        """Update rows given as {"id", "fields"}; all must exist. One transaction."""
+    async def update_records(
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        rows: RowCondition | None = None,
+    ) -> None:
+        """Update rows given as {"id", "fields"}; all must exist. One transaction.
+
+        With `rows`: Forbidden, nothing written, when a row is not inside it
+        before the update, or would not be after."""
         ...
 
     async def upsert_records(
-        self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        options: UpsertOptions,
+        rows: RowCondition | None = None,
     ) -> UpsertResult:
-        """Grist's PUT /records: each record has "require" and optional "fields"."""
+        """Grist's PUT /records: each record has "require" and optional "fields".
+
+        With `rows`: Forbidden, nothing written, when a matched row is outside
+        it or a row added or updated would not be inside it."""
         ...
 
-    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
-        """Delete rows; unknown ids are ignored; references to them become 0."""
+    async def delete_records(
+        self, doc_id: str, table_id: str, row_ids: list[int], rows: RowCondition | None = None
+    ) -> None:
+        """Delete rows; unknown ids are ignored; references to them become 0.
+
+        With `rows`: Forbidden, nothing deleted, when an id is not a row inside it."""
         ...
 
     async def ping(self, doc_id: str) -> None:

@@ -115,5 +115,5 @@ async def me(user: CurrentUser, request: Request) -> MeOut:
         id=user.user_id,
         email=user.email,
         role=user.role,
-        permissions={table: list(actions) for table, actions in rules.items()},
+        permissions={table: list(rule.actions) for table, rule in rules.items()},
     )

@@ -1,13 +1,16 @@
 """Grist-compatible document endpoints: tables, columns and records.
 
 Same paths, parameters and JSON shapes as Grist's REST API, behind the
-gateway's login and role permissions. Handlers parse raw inputs through
+gateway's login, role permissions and access rules (gateway/access.py: rows
+outside the caller's rule do not exist, hidden columns are never shown,
+read-only ones never written). Handlers parse raw inputs through
 `gateway.params` (Grist's semantics and messages) and answer pre-serialized JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -15,8 +18,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from gristops.config.model import DOC_ID_PATTERN, Action
-from gristops.errors import BadRequest
 from gristops.gateway import params, permissions
+from gristops.gateway.access import Access, access_for
 from gristops.gateway.auth import Principal, require_principal
 from gristops.gateway.cache import CACHE_CONTROL, matches, request_etag
 from gristops.gateway.context import GatewayContext
@@ -58,28 +61,18 @@ def _ctx(request: Request) -> GatewayContext:
     return ctx
 
 
-def _allow(ctx: GatewayContext, user: Principal, table_id: str, action: Action) -> frozenset[str]:
-    """Check the role's permission; return the columns to keep out of answers."""
-    permissions.check(ctx.config, user.role, table_id, action)
-    return permissions.hidden_columns(ctx.config, table_id)
-
-
-def _refuse_hidden_in_query(query: RecordQuery, hidden: frozenset[str]) -> None:
-    """A hidden column cannot be probed through filter or sort either."""
-    used = set(query.filter or ()) | {key.column for key in query.sort}
-    for column in sorted(used & hidden):
-        raise BadRequest(
-            f'Invalid column "{column}"', "that column cannot be read through the gateway"
-        )
+async def _access(ctx: GatewayContext, user: Principal, table_id: str, action: Action) -> Access:
+    """Check the role's permission; return what the caller may see and change."""
+    return await access_for(ctx.config, ctx.store, user, table_id, action)
 
 
 async def _answer_records(
-    ctx: GatewayContext, doc_id: str, table_id: str, query: RecordQuery, secret: frozenset[str]
+    ctx: GatewayContext, doc_id: str, table_id: str, query: RecordQuery, access: Access
 ) -> dict[str, Any]:
-    """The records a read asks for, without the columns that never leave the gateway."""
-    _refuse_hidden_in_query(query, secret)
-    records = await ctx.store.fetch_records(doc_id, table_id, query)
-    return {"records": _strip(records, secret)}
+    """The records a read asks for, among the caller's rows, without their hidden columns."""
+    access.check_query(query)
+    records = await ctx.store.fetch_records(doc_id, table_id, replace(query, rows=access.rows))
+    return {"records": access.strip(records)}
 
 
 async def _conditional(
@@ -101,14 +94,6 @@ async def _conditional(
         body = orjson.dumps(await answer())
         ctx.cache.put(etag, body)
     return Response(body, media_type="application/json", headers=headers)
-
-
-def _strip(records: list[Record], hidden: frozenset[str]) -> list[Record]:
-    if hidden:
-        for record in records:
-            for column in hidden:
-                record["fields"].pop(column, None)
-    return records
 
 
 @router.get("/tables", response_model=TablesOut, responses=READ_ERRORS, summary="List tables")
@@ -135,12 +120,12 @@ async def list_columns(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, hidden: Flag = None
 ) -> Response:
     ctx = _ctx(request)
-    secret = _allow(ctx, user, table_id, "read")
+    access = await _access(ctx, user, table_id, "read")
     show_hidden = params.flag("hidden", hidden)
 
     async def answer() -> dict[str, Any]:
         columns = await ctx.store.list_columns(doc_id, table_id, show_hidden)
-        return {"columns": [c for c in columns if c["id"] not in secret]}
+        return {"columns": [c for c in columns if c["id"] not in access.hidden]}
 
     return await _conditional(request, user, doc_id, answer)
 
@@ -168,10 +153,10 @@ async def fetch_records(
     x_limit: Annotated[str | None, Header(alias="X-Limit")] = None,
 ) -> Response:
     ctx = _ctx(request)
-    secret = _allow(ctx, user, table_id, "read")
+    access = await _access(ctx, user, table_id, "read")
     query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
     return await _conditional(
-        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, secret)
+        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access)
     )
 
 
@@ -186,9 +171,9 @@ async def list_records(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
 ) -> Response:
     ctx = _ctx(request)
-    secret = _allow(ctx, user, table_id, "read")
+    access = await _access(ctx, user, table_id, "read")
     query = params.records_list_query(await read_json(request))
-    return JSONBody(await _answer_records(ctx, doc_id, table_id, query, secret))
+    return JSONBody(await _answer_records(ctx, doc_id, table_id, query, access))
 
 
 @router.get(
@@ -206,12 +191,12 @@ async def fetch_record(
     hidden: Flag = None,
 ) -> Response:
     ctx = _ctx(request)
-    secret = _allow(ctx, user, table_id, "read")
+    access = await _access(ctx, user, table_id, "read")
     show_hidden = params.flag("hidden", hidden)
 
     async def answer() -> Record:
-        record = await ctx.store.fetch_record(doc_id, table_id, row_id, show_hidden)
-        return _strip([record], secret)[0]
+        record = await ctx.store.fetch_record(doc_id, table_id, row_id, show_hidden, access.rows)
+        return access.strip([record])[0]
 
     return await _conditional(request, user, doc_id, answer)
 
@@ -227,8 +212,11 @@ async def add_records(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, flat: Flag = None
 ) -> Response:
     ctx = _ctx(request)
-    _allow(ctx, user, table_id, "create")
-    records = params.add_payload(await read_json(request), params.flag("flat", flat))
+    access = await _access(ctx, user, table_id, "create")
+    given = params.add_payload(await read_json(request), params.flag("flat", flat))
+    access.check_writes(name for fields in given for name in fields)
+    records = [access.filled(fields) for fields in given]
+    access.check_new(records)
     ids = await ctx.store.add_records(doc_id, table_id, records)
     return JSONBody({"records": [{"id": i} for i in ids]})
 
@@ -244,9 +232,10 @@ async def update_records(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
 ) -> Response:
     ctx = _ctx(request)
-    _allow(ctx, user, table_id, "update")
+    access = await _access(ctx, user, table_id, "update")
     records = params.update_payload(await read_json(request))
-    await ctx.store.update_records(doc_id, table_id, records)
+    access.check_writes(name for record in records for name in record["fields"])
+    await ctx.store.update_records(doc_id, table_id, records, access.rows)
     return JSONBody(None)
 
 
@@ -270,11 +259,21 @@ async def upsert_records(
     ctx = _ctx(request)
     options = params.upsert_options(noadd, noupdate, onmany, allow_empty_require)
     # Upsert may add and update: it needs both rights.
-    _allow(ctx, user, table_id, "create")
-    _allow(ctx, user, table_id, "update")
-    records = params.upsert_payload(await read_json(request))
-    result = await ctx.store.upsert_records(doc_id, table_id, records, options)
+    await _access(ctx, user, table_id, "create")
+    access = await _access(ctx, user, table_id, "update")
+    records = [
+        _filled_upsert(access, record) for record in params.upsert_payload(await read_json(request))
+    ]
+    result = await ctx.store.upsert_records(doc_id, table_id, records, options, access.rows)
     return JSONBody(result.to_json())
+
+
+def _filled_upsert(access: Access, record: Record) -> Record:
+    """Refuse columns the caller may not use; fill owner columns neither part names."""
+    fields = record.get("fields") or {}
+    access.check_writes([*record["require"], *fields])
+    missing = {k: v for k, v in access.fill.items() if k not in record["require"]}
+    return {**record, "fields": {**missing, **fields}}
 
 
 @router.post(
@@ -295,7 +294,7 @@ async def delete_records(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
 ) -> Response:
     ctx = _ctx(request)
-    _allow(ctx, user, table_id, "delete")
+    access = await _access(ctx, user, table_id, "delete")
     row_ids = params.delete_payload(await read_json(request))
-    await ctx.store.delete_records(doc_id, table_id, row_ids)
+    await ctx.store.delete_records(doc_id, table_id, row_ids, access.rows)
     return JSONBody(None)

@@ -9,6 +9,11 @@ parameter (`json_each`), however many there are. `null` matches NULL cells.
 List cells (ChoiceList, RefList, Attachments) never equal a filter value in
 Grist, so for them only `null` can match.
 
+Row conditions (access rules) become SQL the same way, ANDed to the filter,
+so a rule narrows the rows before filter, sort, limit and offset see them.
+Each comparison also carries the plain `"col" = ?` form where it is exact for
+the column's type, so an index on the column can serve it.
+
 Sort: ordered in Python with Grist's comparison (see collation.py), by
 repeated stable sorts from the last key to the first, after the tie-breakers
 (manualSort, then row id).
@@ -21,11 +26,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gristops.errors import BadRequest
+from gristops.errors import BadRequest, Unavailable
 from gristops.store.base import JSON, SortKey
 from gristops.store.file.cells import decoder, plain, unmarshal
 from gristops.store.file.collation import Key, is_empty, js_key, natural_key, text_key
 from gristops.store.metadata import LIST_TYPES, Column, Table, quote
+from gristops.store.rows import RowAll, RowCondition, RowEq
 
 ID = "id"
 _INT64 = 2**63
@@ -50,6 +56,21 @@ def _sql_number(value: JSON) -> JSON:
     return value
 
 
+def _equals_any(column: Column | None, col_id: str, values: list[JSON]) -> tuple[str, list[Any]]:
+    """The cell of `col_id` equals one of `values` (Grist's filter equality)."""
+    name = quote(col_id)
+    is_list = column is not None and column.base_type in LIST_TYPES
+    scalars = [] if is_list else [_sql_number(v) for v in values if _scalar(v)]
+    parts: list[str] = []
+    params: list[Any] = []
+    if scalars:
+        parts.append(f"+{name} IN (SELECT value FROM json_each(?))")  # noqa: S608 - ids from the schema
+        params.append(json.dumps(scalars))
+    if any(v is None for v in values):
+        parts.append(f"{name} IS NULL")
+    return ("(" + " OR ".join(parts) + ")" if parts else "0"), params
+
+
 def filter_sql(table: Table, filters: dict[str, list[JSON]] | None) -> tuple[str, list[Any]]:
     """A WHERE condition and its parameters; raises BadRequest for unknown columns."""
     if not filters:
@@ -60,17 +81,60 @@ def filter_sql(table: Table, filters: dict[str, list[JSON]] | None) -> tuple[str
         column = table.column(col_id)
         if column is None and col_id != ID:
             raise _unknown_filter_column(table, col_id)
-        name = quote(col_id)
-        is_list = column is not None and column.base_type in LIST_TYPES
-        scalars = [] if is_list else [_sql_number(v) for v in values if _scalar(v)]
-        parts: list[str] = []
-        if scalars:
-            parts.append(f"+{name} IN (SELECT value FROM json_each(?))")  # noqa: S608 - ids from the schema
-            params.append(json.dumps(scalars))
-        if any(v is None for v in values):
-            parts.append(f"{name} IS NULL")
-        clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
+        clause, values_params = _equals_any(column, col_id, values)
+        clauses.append(clause)
+        params.extend(values_params)
     return " AND ".join(clauses), params
+
+
+# Column types whose SQLite affinity leaves a text (or a number) value unchanged,
+# so `"col" = ?` (which an index can serve) means exactly what `+"col" = ?` means.
+_TEXT_AFFINITY = frozenset({"Text", "Choice"})
+_NUMBER_AFFINITY = frozenset({"Int", "Ref", "Numeric", "Bool", "Date", "DateTime"})
+
+
+def _indexable(column: Column | None, value: JSON) -> bool:
+    if column is None:  # the row id
+        return type(value) is int
+    if isinstance(value, str):
+        return column.base_type in _TEXT_AFFINITY
+    return _scalar(value) and column.base_type in _NUMBER_AFFINITY
+
+
+def condition_sql(table: Table, condition: RowCondition | None) -> tuple[str, list[Any]]:
+    """An access rule's row condition as a WHERE condition and its parameters."""
+    if condition is None:
+        return "1", []
+    if isinstance(condition, RowEq):
+        column = table.column(condition.column)
+        if column is None and condition.column != ID:
+            raise Unavailable(
+                f'an access rule names column "{condition.column}" '
+                f'that table "{table.table_id}" does not have',
+                "run `gristops config check` and fix roles: in gristops.yaml",
+            )
+        clause, params = _equals_any(column, condition.column, [condition.value])
+        if _indexable(column, condition.value):
+            clause = f"({quote(condition.column)} = ? AND {clause})"
+            params = [_sql_number(condition.value), *params]
+        return clause, params
+    joiner = " AND " if isinstance(condition, RowAll) else " OR "
+    clauses: list[str] = []
+    params = []
+    for term in condition.terms:
+        clause, term_params = condition_sql(table, term)
+        clauses.append(clause)
+        params.extend(term_params)
+    return "(" + joiner.join(clauses) + ")", params
+
+
+def where_sql(
+    table: Table, filters: dict[str, list[JSON]] | None, condition: RowCondition | None
+) -> tuple[str, list[Any]]:
+    """The filter and the row condition together."""
+    rule, rule_params = condition_sql(table, condition)
+    where, params = filter_sql(table, filters)
+    return f"{rule} AND {where}", [*rule_params, *params]
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from gristops.errors import BadRequest, NotFound
 from gristops.store.base import Record, RecordQuery
 from gristops.store.file.cells import RowDecoder
 from gristops.store.file.docfile import NeedsWorker, OrderCache, Token
-from gristops.store.file.query import filter_sql, order, sort_columns
+from gristops.store.file.query import condition_sql, order, sort_columns, where_sql
 from gristops.store.metadata import Column, Table, quote
+from gristops.store.rows import RowCondition
 
 # About 2.5 ms of decoding: less than a GIL switch interval (5 ms) of the event loop.
 INLINE_CELLS = 8000
@@ -63,7 +64,7 @@ def fetch(
 ) -> list[Record]:
     """Records of `table` matching `query`, in Grist's order (see the module doc for `inline`)."""
     _check_paging(query)
-    where, params = filter_sql(table, query.filter)
+    where, params = where_sql(table, query.filter, query.rows)
     columns = table.shown(query.hidden)
     decoder = RowDecoder(columns, query.cell_format == "typed")
     source = quote(table.table_id)
@@ -80,6 +81,7 @@ def fetch(
         table.table_id,
         json.dumps(query.filter, sort_keys=True, default=str),
         tuple((k.column, k.descending, k.flags) for k in query.sort),
+        repr(query.rows),
     )
     ids = orders.get(cache_key, token)
     if ids is None:
@@ -104,11 +106,19 @@ def fetch(
     return [decoder.record(by_id[i]) for i in page if i in by_id]
 
 
-def fetch_one(conn: sqlite3.Connection, table: Table, row_id: int, hidden: bool) -> Record:
+def fetch_one(
+    conn: sqlite3.Connection,
+    table: Table,
+    row_id: int,
+    hidden: bool,
+    rows: RowCondition | None = None,
+) -> Record:
+    """One record; NotFound when it is absent or outside `rows` (the same answer)."""
     columns = table.shown(hidden)
+    rule, params = condition_sql(table, rows)
     row = conn.execute(
-        f"SELECT {_select(columns)} FROM {quote(table.table_id)} WHERE id = ?",  # noqa: S608
-        (row_id,),
+        f"SELECT {_select(columns)} FROM {quote(table.table_id)} WHERE id = ? AND {rule}",  # noqa: S608
+        (row_id, *params),
     ).fetchone()
     if row is None:
         raise NotFound(

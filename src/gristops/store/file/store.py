@@ -46,6 +46,7 @@ from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token,
 from gristops.store.location import existing_document
 from gristops.store.metadata import Schema
 from gristops.store.metrics import StoreMetrics, measure_store
+from gristops.store.rows import RowCondition
 
 T = TypeVar("T")
 
@@ -162,10 +163,15 @@ class GristFileStore:
         return await self._read("fetch_records", doc_id, work)
 
     async def fetch_record(
-        self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
+        self,
+        doc_id: str,
+        table_id: str,
+        row_id: int,
+        hidden: bool = False,
+        rows: RowCondition | None = None,
     ) -> Record:
         def work(snap: Snapshot) -> Record:
-            return reads.fetch_one(snap.conn, snap.schema.table(table_id), row_id, hidden)
+            return reads.fetch_one(snap.conn, snap.schema.table(table_id), row_id, hidden, rows)
 
         return await self._read("fetch_record", doc_id, work)
 
@@ -201,23 +207,36 @@ class GristFileStore:
 
         return await self._write("add_records", doc_id, work)
 
-    async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
+    async def update_records(
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        rows: RowCondition | None = None,
+    ) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
-            writes.update(conn, schema, schema.table(table_id), records)
+            writes.update(conn, schema, schema.table(table_id), records, rows)
 
         await self._write("update_records", doc_id, work)
 
     async def upsert_records(
-        self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        options: UpsertOptions,
+        rows: RowCondition | None = None,
     ) -> UpsertResult:
         def work(conn: sqlite3.Connection, schema: Schema) -> UpsertResult:
-            return writes.upsert(conn, schema, schema.table(table_id), records, options)
+            return writes.upsert(conn, schema, schema.table(table_id), records, options, rows)
 
         return await self._write("upsert_records", doc_id, work)
 
-    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
+    async def delete_records(
+        self, doc_id: str, table_id: str, row_ids: list[int], rows: RowCondition | None = None
+    ) -> None:
         def work(conn: sqlite3.Connection, schema: Schema) -> None:
-            writes.delete(conn, schema, schema.table(table_id), row_ids)
+            writes.delete(conn, schema, schema.table(table_id), row_ids, rows)
 
         await self._write("delete_records", doc_id, work)
 

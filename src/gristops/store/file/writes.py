@@ -6,6 +6,11 @@ request gets the type's default (SQL DEFAULT, as Grist declares it), one
 given for some records only gets null in the others; formula columns are not
 writable and are not recomputed; deleting rows resets references to them
 (Ref -> 0, ids removed from RefLists).
+
+With a row condition (the caller's access rule) a write refuses, as a whole,
+to touch a row outside it, or to leave a row it wrote outside it: the rows are
+checked in SQL inside the same transaction, before and after, so a refused
+write leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from gristops.errors import BadRequest
+from gristops.errors import BadRequest, Forbidden
 from gristops.store.base import JSON, Record, UpsertOptions, UpsertResult
 from gristops.store.file.cells import json_list
 from gristops.store.file.convert import Converter
+from gristops.store.file.query import condition_sql
 from gristops.store.metadata import Column, Schema, Table, quote
+from gristops.store.rows import RowCondition
 
 ID = "id"
 
@@ -83,6 +90,32 @@ def _existing(conn: sqlite3.Connection, table: Table, row_ids: Iterable[int]) ->
     return {row[0] for row in found}
 
 
+def _require_inside(
+    conn: sqlite3.Connection,
+    table: Table,
+    row_ids: Sequence[int],
+    rows: RowCondition | None,
+    after: bool = False,
+) -> None:
+    """Forbidden naming the first id that is not a row inside `rows` (absent rows count too)."""
+    if rows is None or not row_ids:
+        return
+    rule, params = condition_sql(table, rows)
+    found = conn.execute(
+        f"SELECT id FROM {quote(table.table_id)} "  # noqa: S608 - ids from the schema
+        f"WHERE id IN (SELECT value FROM json_each(?)) AND {rule}",
+        (json.dumps(list(row_ids)), *params),
+    ).fetchall()
+    inside = {row[0] for row in found}
+    for row_id in row_ids:
+        if row_id not in inside:
+            what = "would leave" if after else "is not among"
+            raise Forbidden(
+                f'row {row_id} {what} the rows of "{table.table_id}" you may change',
+                "your role's access rule limits which rows you see and change",
+            )
+
+
 def _set(
     conn: sqlite3.Connection,
     convert: Converter,
@@ -101,9 +134,17 @@ def _set(
     )
 
 
-def update(conn: sqlite3.Connection, schema: Schema, table: Table, records: list[Record]) -> None:
-    """Update rows given as {"id", "fields"}; every id must exist."""
+def update(
+    conn: sqlite3.Connection,
+    schema: Schema,
+    table: Table,
+    records: list[Record],
+    rows: RowCondition | None = None,
+) -> None:
+    """Update rows given as {"id", "fields"}; every id must exist (and be inside `rows`)."""
     _columns(table, _names(r["fields"] for r in records))
+    row_ids = [r["id"] for r in records]
+    _require_inside(conn, table, row_ids, rows)
     existing = _existing(conn, table, (r["id"] for r in records))
     for record in records:
         if record["id"] not in existing:
@@ -113,6 +154,7 @@ def update(conn: sqlite3.Connection, schema: Schema, table: Table, records: list
     convert = Converter(conn, schema)
     for record in records:
         _set(conn, convert, table, [record["id"]], record["fields"])
+    _require_inside(conn, table, row_ids, rows, after=True)
 
 
 def _matches(
@@ -146,8 +188,11 @@ def upsert(
     table: Table,
     records: list[Record],
     options: UpsertOptions,
+    rows: RowCondition | None = None,
 ) -> UpsertResult:
-    """Grist's BulkAddOrUpdateRecord: update the rows matching `require`, else add one."""
+    """Grist's BulkAddOrUpdateRecord: update the rows matching `require`, else add one.
+
+    With `rows`, every row it matches must be inside, and so must every row it writes."""
     for record in records:
         _columns(table, record["require"], allow_id=True)
         _columns(table, record.get("fields") or {})
@@ -167,6 +212,7 @@ def upsert(
         matches = _matches(conn, convert, table, require)
         if matches:
             chosen = [] if options.noupdate else _pick(matches, options)
+            _require_inside(conn, table, chosen, rows)
             _set(conn, convert, table, chosen, fields)
             record_ids.append(chosen)
             if chosen:
@@ -178,6 +224,7 @@ def upsert(
             new_id = add(conn, schema, table, [values])[0]
             record_ids.append([new_id])
             added.append(new_id)
+    _require_inside(conn, table, sorted({i for ids in record_ids for i in ids}), rows, after=True)
     return UpsertResult(record_ids=record_ids, add_record_ids=added, update_record_ids=updated)
 
 
@@ -187,8 +234,17 @@ def _pick(matches: list[int], options: UpsertOptions) -> list[int]:
     return matches[:1] if options.onmany == "first" else []
 
 
-def delete(conn: sqlite3.Connection, schema: Schema, table: Table, row_ids: list[int]) -> None:
-    """Delete the rows that exist and reset references to them in every table."""
+def delete(
+    conn: sqlite3.Connection,
+    schema: Schema,
+    table: Table,
+    row_ids: list[int],
+    rows: RowCondition | None = None,
+) -> None:
+    """Delete the rows that exist and reset references to them in every table.
+
+    With `rows`, every id must be a row inside it (an absent one too: nothing tells them apart)."""
+    _require_inside(conn, table, row_ids, rows)
     gone = sorted(_existing(conn, table, row_ids))
     if not gone:
         return

@@ -4,6 +4,7 @@ Answers are Grist's own JSON shapes, passed through. Two things Grist lacks
 are built on top: `offset` (Grist is asked for limit+offset rows and the first
 `offset` are dropped) and `find_records` (a parameterised query on Grist's
 SQL endpoint, or an exact `filter` where that endpoint is not available).
+Access-rule row conditions become Grist filters (see rowrules.py).
 Transport concerns (pool, limits, retries, breaker, errors) live in client.py.
 """
 
@@ -20,6 +21,8 @@ from gristops.config.model import GristSection
 from gristops.errors import NotFound
 from gristops.store.base import JSON, Record, RecordQuery, SortKey, UpsertOptions, UpsertResult
 from gristops.store.metrics import StoreMetrics, measure_store
+from gristops.store.rows import RowCondition
+from gristops.store.server import rowrules
 from gristops.store.server.client import GristClient, doc_path
 from gristops.store.server.lookup import lookup_sql, records_from_sql
 
@@ -97,9 +100,17 @@ class GristServerStore:
         return response.json()
 
     async def _records(self, doc_id: str, table_id: str, query: RecordQuery) -> list[Record]:
+        if query.rows is not None:
+            return await rowrules.read(self._fetcher(doc_id, table_id), query, query.rows)
         path = doc_path(doc_id, "tables", table_id, "records")
         records: list[Record] = (await self._get(doc_id, path, record_params(query)))["records"]
         return records[query.offset :] if query.offset else records
+
+    def _fetcher(self, doc_id: str, table_id: str) -> rowrules.Fetch:
+        async def fetch(query: RecordQuery) -> list[Record]:
+            return await self._records(doc_id, table_id, query)
+
+        return fetch
 
     async def _columns(self, doc_id: str, table_id: str, hidden: bool) -> list[Record]:
         params = {"hidden": "true"} if hidden else None
@@ -121,10 +132,15 @@ class GristServerStore:
             return await self._records(doc_id, table_id, query)
 
     async def fetch_record(
-        self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
+        self,
+        doc_id: str,
+        table_id: str,
+        row_id: int,
+        hidden: bool = False,
+        rows: RowCondition | None = None,
     ) -> Record:
         with self._measure("fetch_record"):
-            query = RecordQuery(filter={"id": [row_id]}, hidden=hidden)
+            query = RecordQuery(filter={"id": [row_id]}, hidden=hidden, rows=rows)
             records = await self._records(doc_id, table_id, query)
             if not records:
                 raise NotFound(
@@ -164,15 +180,33 @@ class GristServerStore:
             answer = await self._write("POST", doc_id, path, body)
             return [int(record["id"]) for record in answer["records"]]
 
-    async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
+    async def update_records(
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        rows: RowCondition | None = None,
+    ) -> None:
         with self._measure("update_records"):
+            if rows is not None:
+                await rowrules.check_update(
+                    self._fetcher(doc_id, table_id), table_id, records, rows
+                )
             path = doc_path(doc_id, "tables", table_id, "records")
             await self._write("PATCH", doc_id, path, {"records": records})
 
     async def upsert_records(
-        self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        options: UpsertOptions,
+        rows: RowCondition | None = None,
     ) -> UpsertResult:
         with self._measure("upsert_records"):
+            if rows is not None:
+                fetch = self._fetcher(doc_id, table_id)
+                await rowrules.check_upsert(fetch, table_id, records, options, rows)
             path = doc_path(doc_id, "tables", table_id, "records")
             answer: dict[str, Any] = await self._write(
                 "PUT", doc_id, path, {"records": records}, upsert_params(options)
@@ -184,8 +218,12 @@ class GristServerStore:
                 update_record_ids=answer["updateRecordIds"],
             )
 
-    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
+    async def delete_records(
+        self, doc_id: str, table_id: str, row_ids: list[int], rows: RowCondition | None = None
+    ) -> None:
         with self._measure("delete_records"):
+            if rows is not None:
+                await rowrules.check_ids(self._fetcher(doc_id, table_id), table_id, row_ids, rows)
             path = doc_path(doc_id, "tables", table_id, "records", "delete")
             await self._write("POST", doc_id, path, row_ids)
 
