@@ -19,6 +19,13 @@ Stand-ins, not recordings:
   shape `{"statement", "records": [{"fields"}]}`; it does not see writes
   replayed before it, and BLOB cells come back as null. With `sql_doc=None`
   it answers `404 not found: <path>`, as Grist does for a route it lacks.
+- With `records_doc`, requests nobody recorded under
+  `/api/docs/{doc}/tables/{table}/records` (GET, POST, PATCH, PUT, and
+  `POST .../records/delete`) are answered by gristops' own file store on a
+  copy of that document, whose answers follow the recorded Grist ones
+  (tests/unit/store/test_gristfile_conformance.py). No grist-core can run
+  here; this lets server-store tests send any filter, sort or write and
+  read back what it did.
 - Faults: `max_parallel_per_doc` answers 429 with Grist's text (from its
   DocApi) when more requests for one document are in flight; `latency` slows
   every answer; `fail_next(n, status)` answers n plain-text 5xx;
@@ -31,7 +38,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import re
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -46,12 +56,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gristops.errors import GristopsError
+from gristops.gateway import params
+from gristops.store.file.store import GristFileStore
 from tests.conftest import SHOP_GRIST, expand_body, load_scenario
 
 REPLAY_KEY = "replay-owner-key"
 UNMATCHED_STATUS = 599
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
+_RECORDS_PATH = re.compile(r"^/api/docs/[^/]+/tables/([^/]+)/records(/delete)?$")
 RequestKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str, str]
 
 
@@ -96,6 +110,7 @@ class ReplayServer:
         sql_doc: Path | None = SHOP_GRIST,
         max_parallel_per_doc: int | None = None,
         latency: float = 0.0,
+        records_doc: Path | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.api_key = api_key
@@ -114,6 +129,11 @@ class ReplayServer:
         self._failures: list[tuple[str, int, dict[str, str]]] = []
         self._auth = _auth_answers()
         self._app = Starlette(routes=[Route("/{path:path}", self._handle, methods=METHODS)])
+        self._records_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._records: GristFileStore | None = None
+        if records_doc is not None:
+            self._records_dir = tempfile.TemporaryDirectory()
+            shutil.copyfile(records_doc, Path(self._records_dir.name) / f"{doc_id}.grist")
         self._port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -173,6 +193,14 @@ class ReplayServer:
             self._socket.close()
         self._server = self._thread = self._socket = None
 
+    def close(self) -> None:
+        """Close the file store and remove the copy of `records_doc`."""
+        if self._records is not None:
+            asyncio.run(self._records.aclose())
+            self._records = None
+        if self._records_dir is not None:
+            self._records_dir.cleanup()
+
     # -- answering -------------------------------------------------------
 
     async def _handle(self, request: Request) -> Response:
@@ -198,7 +226,7 @@ class ReplayServer:
                 return JSONResponse({"error": message}, 429)
             if self.latency:
                 await asyncio.sleep(self.latency)
-            return self._answer(request, path, raw)
+            return await self._answer(request, path, raw)
         finally:
             self._in_flight[doc] -= 1
 
@@ -210,7 +238,7 @@ class ReplayServer:
             return "token_scheme"
         return "ok" if key == self.api_key else "bearer_wrong_key"
 
-    def _answer(self, request: Request, path: str, raw: bytes) -> Response:
+    async def _answer(self, request: Request, path: str, raw: bytes) -> Response:
         auth = self._auth_kind(request.headers.get("authorization"))
         body: Any
         try:
@@ -226,6 +254,9 @@ class ReplayServer:
             return self._recorded(exchange["response"])
         if auth != "ok":
             return self._recorded(self._auth[auth])
+        found = _RECORDS_PATH.match(path)
+        if self._records_dir is not None and found:
+            return await self._stand_in(request, found.group(1), bool(found.group(2)), body)
         summary = f"{request.method} {path} query={query} body={raw[:200]!r}"
         self.unmatched.append(summary)
         return JSONResponse(
@@ -247,6 +278,36 @@ class ReplayServer:
             return PlainTextResponse(body, response["status"])
         text = json.dumps(body, ensure_ascii=False).replace("{docId}", self.doc_id)
         return Response(text, response["status"], media_type="application/json; charset=utf-8")
+
+    async def _stand_in(self, request: Request, table: str, delete: bool, body: Any) -> Response:
+        """A records request answered by the file store (see the module doc)."""
+        assert self._records_dir is not None
+        if self._records is None:
+            self._records = GristFileStore(Path(self._records_dir.name))
+        store, doc, q = self._records, self.doc_id, request.query_params
+        try:
+            if delete:
+                await store.delete_records(doc, table, params.delete_payload(body))
+                return JSONResponse(None)
+            if request.method == "GET":
+                query = params.record_query(
+                    q.get("filter"), q.get("sort"), q.get("limit"), None, q.get("hidden"),
+                    q.get("cellFormat"), None, None,
+                )  # fmt: skip
+                return JSONResponse({"records": await store.fetch_records(doc, table, query)})
+            if request.method == "POST":
+                ids = await store.add_records(doc, table, params.add_payload(body))
+                return JSONResponse({"records": [{"id": i} for i in ids]})
+            if request.method == "PATCH":
+                await store.update_records(doc, table, params.update_payload(body))
+                return JSONResponse(None)
+            options = params.upsert_options(
+                q.get("noadd"), q.get("noupdate"), q.get("onmany"), q.get("allow_empty_require")
+            )
+            result = await store.upsert_records(doc, table, params.upsert_payload(body), options)
+            return JSONResponse(result.to_json())
+        except GristopsError as exc:
+            return JSONResponse({"error": exc.message}, exc.http_status)
 
     def _sql(self, path: str, body: Any) -> Response:
         if self.sql_doc is None:
@@ -309,3 +370,4 @@ def replay_server(
         yield server
     finally:
         server.down()
+        server.close()
