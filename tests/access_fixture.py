@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Literal
@@ -90,11 +90,20 @@ class Caller:
 
 
 @contextmanager
-def gateway(root: Path, kind: StoreKind, rules: str = RULES) -> Iterator[TestClient]:
-    """The gateway app on the embedded store, or on the server store against a replay."""
+def gateway(
+    root: Path,
+    kind: StoreKind,
+    rules: str = RULES,
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[TestClient]:
+    """The gateway app on the embedded store, or on the server store against a replay.
+
+    `prepare` changes the document file before the gateway starts."""
     docs = root / "data" / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     make_document(docs / f"{DOC}.grist")
+    if prepare is not None:
+        prepare(docs / f"{DOC}.grist")
     if kind == "embedded":
         with TestClient(create_app(config_for(root, rules=rules))) as client:
             yield client
