@@ -18,7 +18,7 @@ conditions. Values compare as Grist's filter does (exact, `15` equals `15.0`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -128,3 +128,48 @@ class TableRule(Section):
 
 def full_access() -> TableRule:
     return TableRule(actions=ALL_ACTIONS)
+
+
+def rule_problems(
+    roles: Mapping[str, Mapping[str, TableRule]],
+    tables: Mapping[str, Mapping[str, bool]],
+    users_table: str,
+    password_field: str,
+) -> list[str]:
+    """Every problem of the rules against a document's schema, one line each.
+
+    `tables` maps each table id to its columns (column id -> is a formula). A
+    `*` entry is checked against every table it applies to.
+    """
+    user_fields = set(tables.get(users_table, {})) | {USER_ID}
+    problems: list[str] = []
+    for role, entries in roles.items():
+        for table_id, rule in entries.items():
+            where = f"roles.{role}.{table_id}"
+            if table_id != "*" and table_id not in tables:
+                problems.append(f"{where}: the document has no table {table_id!r}")
+                continue
+            targets = [t for t in tables if t not in entries] if table_id == "*" else [table_id]
+            for target in targets:
+                problems.extend(_column_problems(where, target, rule, tables[target]))
+            for match in leaves(rule.rows) if rule.rows is not None else ():
+                if match.user == password_field or match.user not in user_fields:
+                    problems.append(
+                        f"{where}.rows: user.{match.user} is not a field of the users table "
+                        f"{users_table!r} (use id or one of its columns but the password)"
+                    )
+    return problems
+
+
+def _column_problems(
+    where: str, table_id: str, rule: TableRule, columns: Mapping[str, bool]
+) -> Iterator[str]:
+    named = [("rows", m.rec) for m in (leaves(rule.rows) if rule.rows is not None else ())]
+    named += [
+        (key, column) for key in ("hidden", "readonly", "fill") for column in getattr(rule, key)
+    ]
+    for key, column in named:
+        if column != USER_ID and column not in columns:
+            yield f"{where}.{key}: table {table_id!r} has no column {column!r}"
+        elif key == "fill" and columns.get(column):
+            yield f"{where}.fill: {column!r} of {table_id!r} is a formula column; it cannot be filled"
