@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gristops.config import Config
+from gristops.config.access import describe
 from gristops.config.model import Action, TableRule
 from gristops.errors import Forbidden, NotFound
 
@@ -60,3 +61,31 @@ def hidden_columns(config: Config, table_id: str) -> frozenset[str]:
     if table_id == config.auth.users_table:
         return frozenset({config.auth.users_table_schema.password_field})
     return frozenset()
+
+
+def effective_rules(config: Config) -> list[dict[str, str]]:
+    """Each role's rule per table as the gateway applies it, in words (for the status page)."""
+    users, password = config.auth.users_table, config.auth.users_table_schema.password_field
+    shown: list[dict[str, str]] = []
+    for role, entries in sorted(config.roles.items()):
+        for table_id, found in sorted(entries.items()):
+            covers_users = table_id in (users, "*")
+            writes = [a for a in found.actions if a != "read"]
+            notes = []
+            if covers_users:
+                notes.append(f"{users}.{password} is never shown")
+                if writes and role != ADMIN_ROLE:
+                    notes.append(f"only admins write to {users}")
+            shown.append(
+                {
+                    "role": role,
+                    "table": table_id,
+                    "actions": ", ".join(found.actions) or "none",
+                    "rows": describe(found.rows) if found.rows is not None else "all rows",
+                    "hidden": ", ".join(found.hidden),
+                    "readonly": ", ".join(found.readonly),
+                    "fill": ", ".join(found.fill),
+                    "notes": "; ".join(notes),
+                }
+            )
+    return shown

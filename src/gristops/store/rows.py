@@ -20,9 +20,6 @@ from typing import Any
 
 JSON = Any
 
-# Beyond this many alternatives the server store's filter translation stops being cheap.
-MAX_ALTERNATIVES = 16
-
 
 @dataclass(frozen=True)
 class RowEq:
@@ -112,16 +109,3 @@ def as_filters(condition: RowCondition, base: Filter | None = None) -> list[Filt
         if merged is not None and merged not in filters:
             filters.append(merged)
     return filters
-
-
-def alternatives_count(condition: RowCondition) -> int:
-    """How many AND-groups the condition has once written as an OR of them."""
-    if isinstance(condition, RowEq):
-        return 1
-    counts = [alternatives_count(term) for term in condition.terms]
-    if isinstance(condition, RowAny):
-        return sum(counts)
-    total = 1
-    for count in counts:
-        total *= count
-    return total

@@ -1,5 +1,7 @@
 """`/status`: the operations status page, and `/status/data`, what it shows (admins only).
 
+Besides operations it shows each role's effective access rules.
+
 The page itself (HTML, JS, CSS from package data) holds no data, so anyone
 may load it; it asks for an admin login and then reads `/status/data` with
 the access token in the Authorization header. A strict Content-Security-Policy
@@ -25,6 +27,7 @@ from fastapi.responses import Response
 from gristops import __version__
 from gristops.errors import Forbidden, GristopsError, NotFound
 from gristops.gateway.auth import Principal, require_principal
+from gristops.gateway.permissions import effective_rules
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.schemas import error_responses
@@ -111,6 +114,7 @@ async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]
         "requests": history.series(now, history.span(now, CHART_MIN_MINUTES, CHART_MINUTES)),
         "ops": ops,
         "errors": errors,
+        "access": effective_rules(ctx.config),
     }
     return JSONBody(body, headers={"Cache-Control": "no-store"})
 

@@ -94,6 +94,8 @@ function render(data) {
   drawBars($("chart-requests"), data.requests);
   drawLines($("chart-latency"), data.requests);
   renderOps(data.ops);
+  table($("access"), ["role", "table", "actions", "rows", "hidden", "read-only", "filled on create", "always"],
+    data.access.map((r) => [r.role, r.table, r.actions, r.rows, r.hidden, r.readonly, r.fill, r.notes]), "no roles");
   table($("errors"), ["time", "level", "service", "event", "request id", "error"],
     data.errors.map((e) => [e.time ? new Date(e.time).toLocaleString() : "-", [e.level, e.level === "warning" ? "warning" : "failed"],
       e.service, e.event, e.request_id || "", e.error || ""]), "no warnings or errors in the last 24 hours");
