@@ -90,6 +90,7 @@ class Table:
     fields: Mapping[str, JSON]
     columns: tuple[Column, ...]
     by_id: Mapping[str, Column] = field(repr=False)
+    indexed: frozenset[str] = frozenset()  # columns that lead an SQLite index
 
     def column(self, col_id: str) -> Column | None:
         return self.by_id.get(col_id)
@@ -136,11 +137,24 @@ def _sql_columns(conn: sqlite3.Connection, table_id: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({quote(table_id)})")}
 
 
+def _indexed(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """Per table, the columns that lead one of its indexes."""
+    found: dict[str, set[str]] = {}
+    rows = conn.execute(
+        "SELECT m.name, i.name FROM sqlite_master AS m, pragma_index_list(m.name) AS l, "
+        "pragma_index_info(l.name) AS i WHERE m.type = 'table' AND i.seqno = 0"
+    )
+    for table_id, col_id in rows:
+        found.setdefault(table_id, set()).add(col_id)
+    return found
+
+
 def read_schema(conn: sqlite3.Connection) -> Schema:
     """The schema of the document open on `conn` (call inside a read transaction)."""
     sql_tables = {
         row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
+    indexed = _indexed(conn)
     column_rows = _rows(conn, "SELECT * FROM _grist_Tables_column ORDER BY parentPos, id")
     by_parent: dict[int, list[dict[str, Any]]] = {}
     for row in column_rows:
@@ -163,6 +177,7 @@ def read_schema(conn: sqlite3.Connection) -> Schema:
             fields={"tableRef": row["id"], **fields},
             columns=columns,
             by_id={c.col_id: c for c in columns},
+            indexed=frozenset(indexed.get(table_id, ())),
         )
         tables[table_id] = table
         for column in columns:

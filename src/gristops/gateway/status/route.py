@@ -27,9 +27,9 @@ from fastapi.responses import Response
 from gristops import __version__
 from gristops.errors import Forbidden, GristopsError, NotFound
 from gristops.gateway.auth import Principal, require_principal
-from gristops.gateway.permissions import effective_rules
 from gristops.gateway.context import GatewayContext
 from gristops.gateway.jsonbody import JSONBody
+from gristops.gateway.permissions import effective_rules
 from gristops.gateway.schemas import error_responses
 from gristops.gateway.status.data import FAILED, OK, ops_components, recent_errors
 from gristops.gateway.status.history import RequestHistory, read_totals

@@ -31,7 +31,7 @@ from gristops.store.base import JSON, SortKey
 from gristops.store.file.cells import decoder, plain, unmarshal
 from gristops.store.file.collation import Key, is_empty, js_key, natural_key, text_key
 from gristops.store.metadata import LIST_TYPES, Column, Table, quote
-from gristops.store.rows import RowAll, RowCondition, RowEq
+from gristops.store.rows import RowAll, RowCondition, RowEq, columns
 
 ID = "id"
 _INT64 = 2**63
@@ -91,6 +91,22 @@ def filter_sql(table: Table, filters: dict[str, list[JSON]] | None) -> tuple[str
 # so `"col" = ?` (which an index can serve) means exactly what `+"col" = ?` means.
 _TEXT_AFFINITY = frozenset({"Text", "Choice"})
 _NUMBER_AFFINITY = frozenset({"Int", "Ref", "Numeric", "Bool", "Date", "DateTime"})
+
+
+def index_helps(column: Column) -> bool:
+    """True when an index on the column can serve a row condition on it."""
+    return column.base_type in _TEXT_AFFINITY or column.base_type in _NUMBER_AFFINITY
+
+
+def unindexed(table: Table, condition: RowCondition | None) -> list[str]:
+    """The condition's columns that an index would serve but none does yet."""
+    if condition is None:
+        return []
+    return sorted(
+        col_id
+        for col_id in columns(condition) - table.indexed
+        if (column := table.column(col_id)) is not None and index_helps(column)
+    )
 
 
 def _indexable(column: Column | None, value: JSON) -> bool:

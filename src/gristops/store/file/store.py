@@ -24,11 +24,18 @@ Deliberate differences (also listed in docs/gateway.md):
 - A negative `limit` is refused (Grist drops that many rows from the end);
   `offset` skips rows after sorting (a gristops extension).
 - Only user tables are served: Grist's `_grist_*` metadata tables answer 404.
+
+Access rules: a read with a row condition on a column no index leads is
+answered (by a full scan), and an index `gristops_rule_<table>_<column>` is
+then created in the background through the write pool, so the next reads of
+one user's rows look them up instead of scanning the table. Grist keeps or
+drops such an index like any other (a column removal rebuilds the table).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
@@ -43,12 +50,14 @@ from gristops.errors import GristopsError, Unavailable
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
 from gristops.store.file import reads, writes
 from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
+from gristops.store.file.query import unindexed
 from gristops.store.location import existing_document
-from gristops.store.metadata import Schema
+from gristops.store.metadata import Schema, quote
 from gristops.store.metrics import StoreMetrics, measure_store
 from gristops.store.rows import RowCondition
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Few threads: the work is mostly Python (GIL-bound), and more threads only add
 # contention. Writes have their own pool, so a write waiting for a lock held by
@@ -91,6 +100,7 @@ class GristFileStore:
         self._writers = ThreadPoolExecutor(write_threads, thread_name_prefix="gristfile-write")
         self._docs: dict[str, DocFile] = {}
         self._lock = threading.Lock()
+        self._indexing: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
     # -- plumbing -------------------------------------------------------------
 
@@ -156,11 +166,40 @@ class GristFileStore:
         return await self._read("list_columns", doc_id, work)
 
     async def fetch_records(self, doc_id: str, table_id: str, query: RecordQuery) -> list[Record]:
-        def work(snap: Snapshot) -> list[Record]:
+        def work(snap: Snapshot) -> tuple[list[Record], list[str]]:
             table = snap.schema.table(table_id)
-            return reads.fetch(snap.conn, table, query, snap.orders, snap.token, inline=snap.inline)
+            found = reads.fetch(
+                snap.conn, table, query, snap.orders, snap.token, inline=snap.inline
+            )
+            return found, unindexed(table, query.rows)
 
-        return await self._read("fetch_records", doc_id, work)
+        records, missing = await self._read("fetch_records", doc_id, work)
+        self._index_later(doc_id, table_id, missing)
+        return records
+
+    def _index_later(self, doc_id: str, table_id: str, col_ids: list[str]) -> None:
+        """Index the columns a row condition reads, in the background (see the module doc)."""
+        for col_id in col_ids:
+            key = (doc_id, table_id, col_id)
+            if key not in self._indexing:
+                self._indexing[key] = asyncio.create_task(self._index(*key))
+
+    async def _index(self, doc_id: str, table_id: str, col_id: str) -> None:
+        def work(conn: sqlite3.Connection, schema: Schema) -> None:
+            table = schema.table(table_id)
+            if table.column(col_id) is not None:
+                name = quote(f"gristops_rule_{table_id}_{col_id}")
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {name} ON {quote(table_id)} ({quote(col_id)})"
+                )
+
+        try:
+            await self._write("create_index", doc_id, work)
+        except GristopsError as exc:
+            # Reads stay right without it, only slower; not retried until the next start.
+            log.warning("index of %s.%s in %s not created: %s", table_id, col_id, doc_id, exc)
+        else:
+            self._indexing.pop((doc_id, table_id, col_id), None)
 
     async def fetch_record(
         self,
@@ -242,6 +281,7 @@ class GristFileStore:
 
     async def aclose(self) -> None:
         """Wait for running work, then close every connection."""
+        await asyncio.gather(*self._indexing.values(), return_exceptions=True)
         loop = asyncio.get_running_loop()
         for executor in (self._readers, self._writers):
             await loop.run_in_executor(None, executor.shutdown, True)
