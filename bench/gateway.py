@@ -290,12 +290,18 @@ def bench_rules(root: Path, levels: list[int], seconds: float, miss: Path) -> No
             # Warm up both: the first sorted read builds its order, the first ruled one its index.
             for token in (plain, customer):
                 for _ in range(3):
-                    answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+                    answer = httpx.get(
+                        url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+                    )
                     assert len(answer.json()["records"]) == 100
                 time.sleep(1)
             for clients in levels:
-                without = result(wrk(url, clients, seconds, miss, {"Authorization": f"Bearer {plain}"}))
-                ruled = result(wrk(url, clients, seconds, miss, {"Authorization": f"Bearer {customer}"}))
+                without = result(
+                    wrk(url, clients, seconds, miss, {"Authorization": f"Bearer {plain}"})
+                )
+                ruled = result(
+                    wrk(url, clients, seconds, miss, {"Authorization": f"Bearer {customer}"})
+                )
                 name = ",".join(f"{k}={v}" for k, v in query.items())
                 print(row(f"    no rule, {name}, {clients}", without))
                 print(row(f"    row rule, {name}, {clients}", ruled))

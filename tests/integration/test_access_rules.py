@@ -105,7 +105,9 @@ def test_updates_touching_another_row_are_refused_whole(client: TestClient) -> N
     assert alice.send("PATCH", "Orders/records", away).status_code == 403
     absent = {"records": [{"id": 99, "fields": {"qty": 1}}]}
     assert alice.send("PATCH", "Orders/records", absent).status_code == 403
-    readonly = alice.send("PATCH", "Orders/records", {"records": [{"id": 1, "fields": {"note": "x"}}]})
+    readonly = alice.send(
+        "PATCH", "Orders/records", {"records": [{"id": 1, "fields": {"note": "x"}}]}
+    )
     assert readonly.status_code == 403 and '"note"' in readonly.json()["error"]
     assert admin.get("Orders/records/1").json()["fields"]["user"] == 3
 

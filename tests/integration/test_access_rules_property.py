@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.access_fixture import DOC, STORES, USERS, Caller, StoreKind, gateway
+from tests.access_fixture import STORES, USERS, Caller, StoreKind, gateway
 
 NOTES = ["a", "b", "🎁", "Alice Ångström", ""]
 LEAVES = [("user", "id"), ("note", "display_name"), ("qty", "id"), ("note", "role")]
@@ -29,7 +29,7 @@ ROWS = 60
 
 def grow(path: Path) -> None:
     """Orders gets ROWS rows of random owners, quantities and notes; users get a note-like name."""
-    rng = random.Random(7)  # noqa: S311 - test data
+    rng = random.Random(7)
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("DELETE FROM Orders")
         db.executemany(
@@ -37,7 +37,9 @@ def grow(path: Path) -> None:
             [(i, i, 1, rng.randint(0, 6), rng.randint(0, 6), rng.choice(NOTES)) for i in range(1, ROWS + 1)],
         )  # fmt: skip
         for user_id in range(1, 7):
-            db.execute("UPDATE Users SET display_name = ? WHERE id = ?", (rng.choice(NOTES), user_id))
+            db.execute(
+                "UPDATE Users SET display_name = ? WHERE id = ?", (rng.choice(NOTES), user_id)
+            )
 
 
 def conditions() -> st.SearchStrategy[dict[str, Any]]:
@@ -85,7 +87,9 @@ def _open(root: Path, kind: StoreKind, condition: dict[str, Any]) -> Iterator[Te
         yield client
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     condition=conditions(),
     name=st.sampled_from(sorted(USERS)),
@@ -124,6 +128,9 @@ def test_gateway_answer_equals_the_query_over_the_users_rows(
     rows = [r for r in visible if qty is None or r["fields"]["qty"] in qty]
     for key in reversed([k for k in sort.split(",") if k]):
         column = key.lstrip("-")
-        rows.sort(key=lambda r: r["id"] if column == "id" else r["fields"][column], reverse=key.startswith("-"))
+        rows.sort(
+            key=lambda r: r["id"] if column == "id" else r["fields"][column],
+            reverse=key.startswith("-"),
+        )
     expected = [r["id"] for r in rows][offset : offset + limit if limit else None]
     assert got == expected

@@ -37,9 +37,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import re
 import shutil
+import socket
 import sqlite3
 import tempfile
 import threading
