@@ -90,6 +90,8 @@ def test_creates_get_the_owner_filled_and_refuse_someone_elses(client: TestClien
     assert r.status_code == 200
     r = alice.send("POST", "Orders/records", {"records": [{"fields": {"note": "mine"}}]})
     assert r.status_code == 403 and '"note"' in r.json()["error"]
+    r = alice.send("POST", "Orders/records", {"records": [{"fields": {"total": 1}}]})
+    assert r.status_code == 403 and '"total" of "Orders" is hidden' in r.json()["error"]
     assert Caller(client, "carol").ids() == [3, 8]
 
 

@@ -2,7 +2,8 @@
 
 `rows` is the row condition with the user's values in place (the store runs
 it as part of its query); `hidden` columns never appear in answers nor in
-filter or sort; `readonly` columns cannot be written; `fill` holds the values
+filter or sort; `readonly` columns (the rule's read-only and hidden ones)
+cannot be written; `fill` holds the values
 a create gets for the owner columns it leaves out.
 
 The user's values come from their row in the users table, read once per
@@ -55,8 +56,8 @@ class Access:
     def check_writes(self, names: Iterable[str]) -> None:
         """Forbidden naming the first column of a write the caller may not write."""
         for name in names:
-            if name in self.readonly or name in self.hidden:
-                what = "read-only" if name in self.readonly else "hidden"
+            if name in self.readonly:
+                what = "hidden" if name in self.hidden else "read-only"
                 raise Forbidden(
                     f'column "{name}" of "{self.table_id}" is {what} for your role', RULE_HINT
                 )
@@ -114,4 +115,6 @@ async def access_for(
     rows = _bind(rule.rows, user) if rule.rows is not None else None
     pinned = required(rule.rows) if rule.rows is not None else {}
     fill = {column: user.get(pinned[column]) for column in rule.fill}
-    return Access(table_id, rows, hidden, frozenset(rule.readonly), fill)
+    # The users table's password stays writable by admins: only the rule's columns are refused.
+    readonly = frozenset(rule.readonly) | frozenset(rule.hidden)
+    return Access(table_id, rows, hidden, readonly, fill)
