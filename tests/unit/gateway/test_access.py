@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gristops.config import parse_config
-from gristops.config.access import describe
+from gristops.config.access import describe, rule_problems
 from gristops.errors import ConfigError
 from gristops.gateway.permissions import effective_rules
 from gristops.store.rows import RowAll, RowAny, RowEq, as_filters, holds
@@ -81,3 +81,29 @@ def test_status_data_shows_each_roles_effective_rules(tmp_path: Path) -> None:
     assert by_key[("user", "Products")]["rows"] == "all rows"
     assert "never shown" in by_key[("admin", "*")]["notes"]
     assert effective_rules(config_for(tmp_path, rules=RULES)) == rules
+
+
+def test_rule_problems_name_every_unknown_table_column_and_user_field() -> None:
+    config = parse_config(
+        "grist: {document_id: D}\nroles:\n"
+        '  admin: {"*": [read, create, update, delete]}\n'
+        "  user:\n"
+        '    "*": {actions: [read], rows: {all: [{rec: owner, user: id}, {rec: ward, user: ward}]}}\n'
+        "    Notes: {actions: [read, create], rows: {rec: owner, user: id}, fill: [owner]}\n"
+        "    Gone: [read]\n"
+    )
+    tables = {
+        "Users": {"email": False, "password_hash": False, "ward": False},
+        "Notes": {"owner": True},
+        "Orders": {"owner": False},
+    }
+    assert (
+        describe(config.roles["user"]["*"].rows) == "rec.owner == user.id and rec.ward == user.ward"
+    )  # type: ignore[arg-type]
+    problems = rule_problems(config.roles, tables, "Users", "password_hash")
+    assert problems == [
+        "roles.user.*.rows: table 'Users' has no column 'owner'",
+        "roles.user.*.rows: table 'Orders' has no column 'ward'",
+        "roles.user.Notes.fill: 'owner' of 'Notes' is a formula column; it cannot be filled",
+        "roles.user.Gone: the document has no table 'Gone'",
+    ]
