@@ -11,8 +11,10 @@ Grist, so for them only `null` can match.
 
 Row conditions (access rules) become SQL the same way, ANDed to the filter,
 so a rule narrows the rows before filter, sort, limit and offset see them.
-Each comparison also carries the plain `"col" = ?` form where it is exact for
-the column's type, so an index on the column can serve it.
+Where the column's type affinity leaves the value as it is (text in a Text
+or Choice column, a number in a numeric one), SQLite stored every cell with
+that affinity too, so the plain `"col" = ?` means the same as `+"col"`, and
+it is written that way: an index on the column can serve it.
 
 Sort: ordered in Python with Grist's comparison (see collation.py), by
 repeated stable sorts from the last key to the first, after the tie-breakers
@@ -129,11 +131,9 @@ def condition_sql(table: Table, condition: RowCondition | None) -> tuple[str, li
                 f'that table "{table.table_id}" does not have',
                 "run `gristops config check` and fix roles: in gristops.yaml",
             )
-        clause, params = _equals_any(column, condition.column, [condition.value])
         if _indexable(column, condition.value):
-            clause = f"({quote(condition.column)} = ? AND {clause})"
-            params = [_sql_number(condition.value), *params]
-        return clause, params
+            return f"{quote(condition.column)} = ?", [_sql_number(condition.value)]
+        return _equals_any(column, condition.column, [condition.value])
     joiner = " AND " if isinstance(condition, RowAll) else " OR "
     clauses: list[str] = []
     params = []
