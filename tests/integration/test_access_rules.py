@@ -47,6 +47,13 @@ def test_query_parameters_apply_after_the_rule(client: TestClient) -> None:
     # Another user's rows match the filter, yet nothing shows: no count, no error.
     assert alice.ids(filter='{"user": [5]}') == []
     assert alice.ids(filter='{"id": [3, 8, 2]}', sort="-id") == [2]
+    shown = alice.get("Orders/records", hidden="true", cellFormat="typed", limit="1").json()
+    assert [r["id"] for r in shown["records"]] == [1]
+    assert "manualSort" in shown["records"][0]["fields"]
+    assert "total" not in shown["records"][0]["fields"]
+    headers = {**alice.headers, "X-Sort": "-qty", "X-Limit": "1"}
+    by_header = client.get(f"{alice.base}/Orders/records", headers=headers).json()
+    assert [r["id"] for r in by_header["records"]] == [1]
     body = {"filter": {"user": [3]}, "sort": ["-id"], "limit": 5}
     r = alice.send("POST", "Orders/records/list", body)
     assert [rec["id"] for rec in r.json()["records"]] == [2, 1]
