@@ -27,8 +27,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 CACHE_CONTROL = "private, no-cache"
 
 
-def request_etag(request: Request, version: str, user_id: int, role: str, salt: bytes) -> str:
-    """The strong ETag of this read of this document version by this user."""
+def request_etag(
+    request: Request, version: str, user_id: int, role: str, salt: bytes, rule: str = ""
+) -> str:
+    """The strong ETag of this read of this document version by this user.
+
+    `rule` is the caller's access rule with their values in place: a change of
+    the user's own fields (kept in the users table, maybe in another document)
+    changes the rows they see."""
     digest = hashlib.blake2b(salt, digest_size=16)
     for part in (
         version,
@@ -39,6 +45,7 @@ def request_etag(request: Request, version: str, user_id: int, role: str, salt: 
         request.headers.get("x-limit", ""),
         str(user_id),
         role,
+        rule,
     ):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")

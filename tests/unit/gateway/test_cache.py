@@ -49,6 +49,11 @@ def test_etags_differ_by_version_query_user_and_role_but_not_parameter_order() -
         _request("limit=3&sort=-price", x_sort="price"), "v1", 7, "user", b""
     )
     assert base != request_etag(_request("limit=3&sort=-price"), "v1", 7, "user", b"roles v2")
+    ward = request_etag(_request("limit=3&sort=-price"), "v1", 7, "user", b"", "RowEq('ward', 'A')")
+    assert ward not in (
+        base,
+        request_etag(_request("limit=3&sort=-price"), "v1", 7, "user", b"", "RowEq('ward', 'B')"),
+    )
 
 
 def test_if_none_match_lists_weak_tags_and_star() -> None:

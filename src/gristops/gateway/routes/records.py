@@ -76,7 +76,11 @@ async def _answer_records(
 
 
 async def _conditional(
-    request: Request, user: Principal, doc_id: str, answer: Callable[[], Awaitable[Any]]
+    request: Request,
+    user: Principal,
+    doc_id: str,
+    answer: Callable[[], Awaitable[Any]],
+    access: Access | None = None,
 ) -> Response:
     """A read's answer with its ETag: 304 when the client holds it, else from the cache or
     `answer()`. Without a store version (a Grist server), plain and uncached."""
@@ -84,7 +88,8 @@ async def _conditional(
     version = await ctx.store.version(doc_id)
     if version is None:
         return JSONBody(await answer())
-    etag = request_etag(request, version, user.user_id, user.role, ctx.etag_salt)
+    rule = repr(access.rows) if access is not None else ""
+    etag = request_etag(request, version, user.user_id, user.role, ctx.etag_salt, rule)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if matches(request, etag):
         ctx.cache.not_modified.inc()
@@ -127,7 +132,7 @@ async def list_columns(
         columns = await ctx.store.list_columns(doc_id, table_id, show_hidden)
         return {"columns": [c for c in columns if c["id"] not in access.hidden]}
 
-    return await _conditional(request, user, doc_id, answer)
+    return await _conditional(request, user, doc_id, answer, access)
 
 
 @router.get(
@@ -156,7 +161,7 @@ async def fetch_records(
     access = await _access(ctx, user, table_id, "read")
     query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
     return await _conditional(
-        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access)
+        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access), access
     )
 
 
@@ -198,7 +203,7 @@ async def fetch_record(
         record = await ctx.store.fetch_record(doc_id, table_id, row_id, show_hidden, access.rows)
         return access.strip([record])[0]
 
-    return await _conditional(request, user, doc_id, answer)
+    return await _conditional(request, user, doc_id, answer, access)
 
 
 @router.post(
