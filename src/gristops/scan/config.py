@@ -131,7 +131,8 @@ def check_config(config: Config, state: StateDB | None, now: float) -> list[Find
     for role, tables in config.roles.items():
         if role == "admin":
             continue
-        users = tables.get(auth.users_table, tables.get("*", ()))
+        rule = tables.get(auth.users_table, tables.get("*"))
+        users = rule.actions if rule is not None else ()
         if users:
             via = auth.users_table if auth.users_table in tables else "*"
             add(
@@ -139,12 +140,12 @@ def check_config(config: Config, state: StateDB | None, now: float) -> list[Find
                 f"roles.{role}.{via}",
                 f"role {role!r} may {', '.join(users)} the users table {auth.users_table}",
             )
-        for table, actions in tables.items():
-            if table.startswith("_grist") and actions:
+        for table, table_rule in tables.items():
+            if table.startswith("_grist") and table_rule.actions:
                 add(
                     ROLE_PRIVATE_TABLE,
                     f"roles.{role}.{table}",
-                    f"role {role!r} may {', '.join(actions)} {table}",
+                    f"role {role!r} may {', '.join(table_rule.actions)} {table}",
                 )
     targets = config.backup.targets
     for name, target in targets.items():
