@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from gristops.config.model import DOC_ID_PATTERN, Action
@@ -47,6 +47,28 @@ TableId = Annotated[str, Path(alias="tableId", max_length=200, description="Tabl
 Flag = Annotated[str | None, Query(description="true or false.")]
 CurrentUser = Annotated[Principal, Depends(require_principal)]
 
+# The query's parameters are read from the request directly: FastAPI's per-parameter
+# parsing of these eight cost more than a cached answer (measured: about a third of a
+# cache hit). They stay documented here for clients and the contract tests.
+RECORDS_PARAMETERS = [
+    {
+        "name": name,
+        "in": where,
+        "required": False,
+        "schema": {"type": "string"},
+        "description": text,
+    }
+    for name, where, text in (
+        ("filter", "query", 'JSON object {"column": [values]}.'),
+        ("sort", "query", "Columns, - for descending, :flags."),
+        ("limit", "query", "Most rows to return; 0 for all."),
+        ("offset", "query", "Rows to skip after sorting (gristops)."),
+        ("hidden", "query", "true or false."),
+        ("cellFormat", "query", "normal or typed."),
+        ("X-Sort", "header", "Like sort."),
+        ("X-Limit", "header", "Like limit."),
+    )
+]
 READ_ERRORS = error_responses(400, 401, 404, 429, 503)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 429, 503)
 # PATCH and delete answer a JSON null, as Grist does.
@@ -140,26 +162,24 @@ async def list_columns(
     response_model=RecordsOut,
     responses=READ_ERRORS,
     summary="Fetch records",
+    openapi_extra={"parameters": RECORDS_PARAMETERS},
 )
 async def fetch_records(
-    request: Request,
-    doc_id: DocId,
-    table_id: TableId,
-    user: CurrentUser,
-    filter: Annotated[str | None, Query(description='JSON object {"column": [values]}.')] = None,
-    sort: Annotated[str | None, Query(description="Columns, - for descending, :flags.")] = None,
-    limit: Annotated[str | None, Query(description="Most rows to return; 0 for all.")] = None,
-    offset: Annotated[
-        str | None, Query(description="Rows to skip after sorting (gristops).")
-    ] = None,
-    hidden: Flag = None,
-    cellFormat: Annotated[str | None, Query(description="normal or typed.")] = None,
-    x_sort: Annotated[str | None, Header(alias="X-Sort")] = None,
-    x_limit: Annotated[str | None, Header(alias="X-Limit")] = None,
+    request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
 ) -> Response:
     ctx = _ctx(request)
     access = await _access(ctx, user, table_id, "read")
-    query = params.record_query(filter, sort, limit, offset, hidden, cellFormat, x_sort, x_limit)
+    q, h = request.query_params, request.headers
+    query = params.record_query(
+        q.get("filter"),
+        q.get("sort"),
+        q.get("limit"),
+        q.get("offset"),
+        q.get("hidden"),
+        q.get("cellFormat"),
+        h.get("x-sort"),
+        h.get("x-limit"),
+    )
     return await _conditional(
         request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access), access
     )
