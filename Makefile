@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
-.PHONY: install install-dev install-system lint test bench
+.PHONY: install install-dev install-system install-grist-peer lint test bench
 
 install:
 	$(PIP) install -q -e .
@@ -21,6 +21,11 @@ install-system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# The live grist-core peer (test tooling beside the clone, ../shared/peers/grist-core), installed
+# once per machine into a cache folder outside the clone; see tests/support/grist_peer.py.
+install-grist-peer:
+	$(PYTHON) -m tests.support.grist_peer install
+
 lint:
 	ruff check src tests bench
 	mypy
@@ -30,7 +35,7 @@ lint:
 	bandit -q -c pyproject.toml -r src --severity-level high
 	bash .ci/secrets-check
 
-test: install-system install-dev lint
+test: install-system install-dev install-grist-peer lint
 	$(PYTHON) -m pytest --cov=gristops --cov-report=term --cov-fail-under=80
 
 bench: install-dev

@@ -1,13 +1,17 @@
-"""Shared fixtures: the recorded real-Grist documents and scenarios."""
+"""Shared fixtures: the recorded real-Grist documents and scenarios, and the live grist-core peer."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import grist_peer as peer_support
+from tests.support.grist_peer import GristPeer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "grist"
 SHOP_GRIST = FIXTURES / "docs" / "Shop.grist"
@@ -37,3 +41,19 @@ def shop_docs(tmp_path: Path) -> Path:
     docs.mkdir()
     shutil.copyfile(SHOP_GRIST, docs / "Shop.grist")
     return docs
+
+
+@pytest.fixture(scope="session")
+def grist_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GristPeer]:
+    """A live grist-core for the whole session (tests using it are marked grist_live).
+
+    Absent peer: the tests skip with one line, or fail under GRISTOPS_REQUIRE_GRIST_PEER=1 (CI).
+    """
+    try:
+        peer_support.peer_dir()
+    except peer_support.PeerMissing as exc:
+        if peer_support.required():
+            pytest.fail(f"{exc}; {peer_support.REQUIRE_ENV} is set, so it must be there")
+        pytest.skip(str(exc))
+    with peer_support.running_peer(tmp_path_factory.mktemp("grist-peer")) as peer:
+        yield peer
