@@ -1,5 +1,8 @@
 """Role-based table permissions from config: per role, per table id (or `*`), a rule.
 
+`*` covers user tables only: Grist's `_grist_*` metadata tables are served
+only to a role whose grant names them.
+
 A table the role cannot read is invisible (404, as if absent). The users
 table is special: its password column never leaves the gateway, and only
 admins may write to it, whatever the config says. Row and column rules of a
@@ -16,16 +19,22 @@ from gristops.config.model import Action, TableRule
 from gristops.errors import Forbidden, NotFound
 
 ADMIN_ROLE = "admin"
+METADATA_PREFIX = "_grist_"
 
 
 def rule(
     roles: Mapping[str, Mapping[str, TableRule]], role: str, table_id: str
 ) -> TableRule | None:
-    """The role's rule for `table_id`: its own entry, else the role's `*` entry."""
+    """The role's rule for `table_id`: its own entry, else the role's `*` entry (user tables only)."""
     rules = roles.get(role)
     if rules is None:
         return None
-    return rules.get(table_id, rules.get("*"))
+    found = rules.get(table_id)
+    if found is None and not table_id.startswith(METADATA_PREFIX):
+        # Grist's metadata tables (`_grist_ACLRules`, `_grist_Tables`, ...) describe the
+        # document and its access rules: only a grant naming the table serves them.
+        found = rules.get("*")
+    return found
 
 
 def allowed(

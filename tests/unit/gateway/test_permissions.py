@@ -16,6 +16,7 @@ roles:
   manager: {"*": [read, create, update], Users: [read, create, update, delete]}
   user: {Products: [read], Orders: [read, create]}
   auditor: {"*": [read], Secrets: []}
+  structure: {"*": [read], _grist_Tables: [read]}
 """
 )
 
@@ -23,6 +24,20 @@ roles:
 def test_table_entry_overrides_star() -> None:
     assert allowed(CONFIG.roles, "auditor", "Products", "read")
     assert not allowed(CONFIG.roles, "auditor", "Secrets", "read")
+
+
+@pytest.mark.parametrize("table", ["_grist_ACLRules", "_grist_Tables", "_grist_Tables_column"])
+def test_star_never_grants_grist_metadata_tables(table: str) -> None:
+    for action in ("read", "create", "update", "delete"):
+        assert not allowed(CONFIG.roles, "admin", table, action)
+    with pytest.raises(NotFound, match=f'Table not found "{table}"'):
+        check(CONFIG, "admin", table, "read")
+
+
+def test_metadata_table_granted_by_name_is_served() -> None:
+    assert allowed(CONFIG.roles, "structure", "_grist_Tables", "read")
+    assert not allowed(CONFIG.roles, "structure", "_grist_Tables", "update")
+    assert not allowed(CONFIG.roles, "structure", "_grist_ACLRules", "read")
 
 
 def test_unknown_role_may_do_nothing() -> None:
