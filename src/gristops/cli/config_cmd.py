@@ -13,6 +13,7 @@ from gristops.config.load import literal_secrets
 from gristops.config.sample import sample_yaml
 from gristops.errors import ConfigError, NotFound, Unavailable
 from gristops.store.factory import open_store
+from gristops.store.folders import folder_problems
 from gristops.store.schema_summary import table_columns
 
 app = typer.Typer(help="Validate or print gristops.yaml.", no_args_is_help=True)
@@ -22,6 +23,12 @@ app = typer.Typer(help="Validate or print gristops.yaml.", no_args_is_help=True)
 def check(config: ConfigOption = DEFAULT_CONFIG, json_out: JsonOption = False) -> None:
     """Validate the config, and its access rules against the document, reporting every problem at once."""
     cfg = load(config)
+    problems = folder_problems(cfg)
+    if problems:
+        raise ConfigError(
+            "\n".join(f"{config}: {problem}" for problem in problems),
+            "fix the documents folder settings under grist: (see docs/gateway.md, Stores)",
+        )
     raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
     warnings = [
         f"{key} is written literally; use ${{ENV}} or {key}_file so it stays out of the file"
@@ -39,7 +46,7 @@ def check(config: ConfigOption = DEFAULT_CONFIG, json_out: JsonOption = False) -
         emit_json(
             {
                 "ok": True,
-                "store": "embedded" if cfg.embedded else "grist",
+                "store": cfg.store_kind,
                 "rules_checked": not unchecked,
                 "warnings": warnings,
             }
@@ -47,7 +54,11 @@ def check(config: ConfigOption = DEFAULT_CONFIG, json_out: JsonOption = False) -
         return
     for w in warnings:
         out.print(f"[yellow]warning:[/] {w}")
-    store = "embedded .grist files" if cfg.embedded else f"Grist server {cfg.grist.base_url}"
+    store = {
+        "embedded": "embedded .grist files",
+        "grist": f"Grist server {cfg.grist.base_url}",
+        "hybrid": f"hybrid: reads {cfg.grist.docs_dir}, writes {cfg.grist.base_url}",
+    }[cfg.store_kind]
     out.print(f"{config}: ok ({store}, data in {cfg.data_dir})")
 
 

@@ -115,12 +115,13 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         updates: dict[str, Any] = {"source_path": Path(source).resolve()}
         if not config.data_dir.is_absolute():
             updates["data_dir"] = (base_dir / config.data_dir).resolve()
-        key_file = config.grist.api_key_file
-        if key_file is not None and not key_file.is_absolute():
-            grist = config.grist.model_copy(
-                update={"api_key_file": (base_dir / key_file).resolve()}
-            )
-            updates["grist"] = grist
+        paths = {
+            name: (base_dir / value).resolve()
+            for name in ("api_key_file", "docs_dir")
+            if (value := getattr(config.grist, name)) is not None and not value.is_absolute()
+        }
+        if paths:
+            updates["grist"] = config.grist.model_copy(update=paths)
         config = config.model_copy(update=updates)
     return config
 

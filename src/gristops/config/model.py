@@ -45,6 +45,11 @@ class GristSection(Section):
         None, description="Grist API key; use ${GRIST_API_KEY} or api_key_file, not a literal."
     )
     api_key_file: Path | None = Field(None, description="File holding the Grist API key.")
+    docs_dir: Path | None = Field(
+        None,
+        description="Hybrid mode: the Grist server's documents folder (its GRIST_DATA_DIR, "
+        "holding <docId>.grist). Reads come from these files, writes go through base_url.",
+    )
     document_id: str = Field(
         ..., pattern=DOC_ID_PATTERN, description="The document holding the users table."
     )
@@ -147,6 +152,16 @@ class Config(Section):
         return self.grist.base_url is None
 
     @property
+    def hybrid(self) -> bool:
+        """True when reads come from a Grist server's files and writes go through its API."""
+        return self.grist.base_url is not None and self.grist.docs_dir is not None
+
+    @property
+    def store_kind(self) -> str:
+        """`embedded`, `grist` or `hybrid`: which store serves the documents."""
+        return "embedded" if self.embedded else "hybrid" if self.hybrid else "grist"
+
+    @property
     def docs_dir(self) -> Path:
         return self.data_dir / "docs"
 
@@ -164,6 +179,11 @@ class Config(Section):
         if g.base_url and g.api_key is None and g.api_key_file is None:
             raise ValueError(
                 "grist.base_url is set, so grist.api_key or grist.api_key_file is needed"
+            )
+        if g.docs_dir is not None and g.base_url is None:
+            raise ValueError(
+                "grist.docs_dir is set without grist.base_url: hybrid mode reads that folder "
+                "and writes through the Grist server, so set grist.base_url too"
             )
         if g.api_key is not None and g.api_key_file is not None:
             raise ValueError("set only one of grist.api_key and grist.api_key_file")

@@ -113,9 +113,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log.info(
-            "gateway started", version=__version__, store="embedded" if config.embedded else "grist"
-        )
+        log.info("gateway started", version=__version__, store=config.store_kind)
         async with probe.running():
             yield
         await store.aclose()

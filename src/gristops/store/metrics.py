@@ -16,7 +16,8 @@ LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 
 
 class StoreMetrics:
-    """`gristops_store_operation_duration_seconds` and `gristops_store_errors_total`."""
+    """`gristops_store_operation_duration_seconds`, `gristops_store_errors_total` and
+    `gristops_store_fallbacks_total` (hybrid reads sent to Grist's REST API)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
@@ -30,6 +31,13 @@ class StoreMetrics:
             "gristops_store_errors",
             "Store operations that failed, by store kind, operation and error class.",
             ["store", "operation", "error"],
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "gristops_store_fallbacks",
+            "Hybrid-store reads served by Grist's REST API because the document file "
+            "was missing or unreadable, by operation and reason.",
+            ["operation", "reason"],
             registry=registry,
         )
 

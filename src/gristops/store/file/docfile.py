@@ -121,8 +121,11 @@ class OrderCache:
 class DocFile:
     """Access to one document file, shared by the store's worker threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        # Read-only: SQLite opens the file with mode=ro, so nothing here can write
+        # a document another program (a Grist server) owns.
+        self._mode = "ro" if read_only else "rw"
         self.write_lock = threading.Lock()
         self.orders = OrderCache()
         self._local = threading.local()
@@ -148,7 +151,7 @@ class DocFile:
         timeout = BUSY_TIMEOUT_SECONDS if wait else 0.0
         try:
             conn = sqlite3.connect(
-                self.path.resolve().as_uri() + "?mode=rw",
+                self.path.resolve().as_uri() + f"?mode={self._mode}",
                 uri=True,
                 timeout=timeout,
                 isolation_level=None,

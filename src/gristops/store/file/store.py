@@ -82,7 +82,11 @@ class Snapshot:
 
 
 class GristFileStore:
-    """Documents as `.grist` files in one directory. Safe for concurrent use."""
+    """Documents as `.grist` files in one directory. Safe for concurrent use.
+
+    `read_only=True` opens every file read-only (the hybrid store's reads of
+    files a Grist server owns); its write methods then fail.
+    """
 
     def __init__(
         self,
@@ -91,8 +95,10 @@ class GristFileStore:
         *,
         read_threads: int = READ_THREADS,
         write_threads: int = WRITE_THREADS,
+        read_only: bool = False,
     ) -> None:
         self.docs_dir = Path(docs_dir)
+        self._read_only = read_only
         # Resolved once: documents are looked up as plain names directly inside it.
         self._root = self.docs_dir.resolve()
         self._metrics = metrics
@@ -111,7 +117,7 @@ class GristFileStore:
         doc = self._docs.get(doc_id)
         if doc is None:
             with self._lock:
-                doc = self._docs.setdefault(doc_id, DocFile(path))
+                doc = self._docs.setdefault(doc_id, DocFile(path, read_only=self._read_only))
         return doc
 
     def _measure(self, operation: str) -> AbstractContextManager[None]:
