@@ -43,17 +43,37 @@ def shop_docs(tmp_path: Path) -> Path:
     return docs
 
 
+_PEER_MISSING: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the grist-core peer (and outside CI), its tests are left out with one line."""
+    live = [item for item in items if item.get_closest_marker("grist_live")]
+    if not live or peer_support.required():
+        return
+    try:
+        peer_support.peer_dir()
+    except peer_support.PeerMissing as exc:
+        _PEER_MISSING.append(f"SKIPPED {len(live)} grist_live tests: {exc}")
+        config.hook.pytest_deselected(items=live)
+        items[:] = [item for item in items if item not in live]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _PEER_MISSING:
+        terminalreporter.write_line(line, yellow=True)
+
+
 @pytest.fixture(scope="session")
 def grist_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GristPeer]:
     """A live grist-core for the whole session (tests using it are marked grist_live).
 
-    Absent peer: the tests skip with one line, or fail under GRISTOPS_REQUIRE_GRIST_PEER=1 (CI).
+    Absent peer: the tests are left out with one line (pytest_collection_modifyitems), or
+    fail under GRISTOPS_REQUIRE_GRIST_PEER=1 (CI). Tests using it must be marked grist_live.
     """
     try:
         peer_support.peer_dir()
     except peer_support.PeerMissing as exc:
-        if peer_support.required():
-            pytest.fail(f"{exc}; {peer_support.REQUIRE_ENV} is set, so it must be there")
-        pytest.skip(str(exc))
+        pytest.fail(f"{exc}; {peer_support.REQUIRE_ENV} is set, so it must be there")
     with peer_support.running_peer(tmp_path_factory.mktemp("grist-peer")) as peer:
         yield peer
