@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ CACHE_ENV = "GRISTOPS_GRIST_PEER_CACHE"
 REQUIRE_ENV = "GRISTOPS_REQUIRE_GRIST_PEER"
 RELATIVE = Path("..") / "shared" / "peers" / "grist-core"
 STAMP = ".gristops-install.sha256"
+START_ATTEMPTS = 3
 
 
 class PeerMissing(Exception):
@@ -153,6 +155,12 @@ class GristPeer:
             self.call("POST", f"/api/workspaces/{self.workspace_id}/docs", json={"name": name})
         )
 
+    def download(self, doc_id: str) -> bytes:
+        """The document as a .grist file (Grist's own download)."""
+        response = self.request("GET", f"/api/docs/{doc_id}/download")
+        response.raise_for_status()
+        return response.content
+
     def doc_file(self, doc_id: str) -> Path:
         return self.docs_dir / f"{doc_id}.grist"
 
@@ -181,12 +189,14 @@ def running_peer(data_dir: Path) -> Iterator[GristPeer]:
     dest = cache_dir()
     install(peer, dest)
     port = _free_port()
-    started = subprocess.run(
-        [str(peer / "start.sh"), str(dest), str(port), str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    command = [str(peer / "start.sh"), str(dest), str(port), str(data_dir)]
+    for _ in range(START_ATTEMPTS):
+        # A run of start.sh on a server it already started only sets the key and checks
+        # it again: the first check sometimes runs before Grist serves its API.
+        started = subprocess.run(command, capture_output=True, text=True, check=False)
+        if started.returncode == 0:
+            break
+        time.sleep(1)
     try:
         if started.returncode != 0:
             raise RuntimeError(f"grist-core peer did not start: {started.stderr.strip()}")

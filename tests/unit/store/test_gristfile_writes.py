@@ -58,7 +58,7 @@ async def test_bool_words_and_numbers_into_text(store: GristFileStore) -> None:
     )
     first, second = [await row(store, "Users", i) for i in ids]
     assert (first["active"], first["display_name"]) == (True, "5")
-    assert (second["active"], second["display_name"]) == (False, "true")
+    assert (second["active"], second["display_name"]) == (False, "True")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ Follows Grist's conversions: Date/DateTime text is parsed (ISO 8601; a
 DateTime without an offset is in the column's zone), text into a Ref is
 looked up in the column the Ref shows (`visibleCol`), a plain string into a
 ChoiceList becomes a one-item list, `["L"]` (an empty list) is stored as
-null, null into a Ref is 0, and the API's type codes are accepted
+null, null into a Ref is 0 and into a Bool false, numbers and booleans into
+Text/Choice become Grist's text of them (`0.1 + 0.2` -> `"0.3"`, `true` ->
+`"True"`), only `""` counts as empty (`" "` is text), and the API's type codes are accepted
 (`["L", ...]`, `["d", ts]`, `["D", ts, tz]`, `["R", table, id]`, `["r", table, ids]`).
 
 Deliberate differences from Grist (listed in docs/gateway.md):
@@ -12,8 +14,6 @@ Deliberate differences from Grist (listed in docs/gateway.md):
   raw value (`"lots"` into an Int, `"cheap"` into a Numeric, a Ref name that
   matches no row, `true` into a Numeric), gristops refuses the request with
   400 naming the column and the expected type, and writes nothing.
-- Numbers and booleans written into Text/Choice columns are stored as their
-  text (`5` -> `"5"`, `true` -> `"true"`).
 - Lists, objects and error codes are refused in Text, Choice and Any columns.
 """
 
@@ -38,7 +38,6 @@ _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?([eE][-+]?\d+)?$")
 _INTEGER = re.compile(r"^[-+]?\d+$")
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0", ""})
-_MAX_SAFE = 2**53
 
 
 class WrongType(BadRequest):
@@ -70,10 +69,10 @@ def _text(column: Column, value: JSON) -> JSON:
     if value is None or isinstance(value, str):
         return value
     if type(value) is bool:
-        return "true" if value else "false"
+        return "True" if value else "False"  # as Grist's engine (Python) writes them
     if _is_number(value):
-        number = float(value)
-        return str(int(number)) if number.is_integer() and abs(number) < _MAX_SAFE else repr(number)
+        # Grist's text of a number: 15 significant digits (0.1 + 0.2 -> "0.3"), no "-0".
+        return "0" if value == 0 else f"{value:.15g}"
     raise _wrong(column, value, "text")
 
 
@@ -81,7 +80,7 @@ def _numeric(column: Column, value: JSON) -> JSON:
     if value is None or _is_number(value):
         return None if value is None else float(value)
     if isinstance(value, str):
-        if not value.strip():
+        if not value:
             return None
         parsed = _parse_number(value)
         if parsed is not None:
@@ -91,7 +90,7 @@ def _numeric(column: Column, value: JSON) -> JSON:
 
 def _int(column: Column, value: JSON) -> JSON:
     number: int | float | None = None
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or value == "":
         return None
     if isinstance(value, str):
         number = _parse_number(value)
@@ -103,12 +102,14 @@ def _int(column: Column, value: JSON) -> JSON:
 
 
 def _bool(column: Column, value: JSON) -> JSON:
-    if value is None or type(value) is bool:
-        return None if value is None else int(value)
+    if value is None:
+        return 0  # Grist stores null written into a Bool cell as false
+    if type(value) is bool:
+        return int(value)
     if _is_number(value) and value in (0, 1):
         return int(value)
     if isinstance(value, str):
-        word = value.strip().lower()
+        word = value.lower()
         if word in _TRUE:
             return 1
         if word in _FALSE:
@@ -137,9 +138,9 @@ def _moment(
     if value is None or _is_number(value):
         return value
     if isinstance(value, str):
-        if not value.strip():
+        if not value:
             return None
-        parsed = parse(value.strip())
+        parsed = parse(value)
         if parsed is not None:
             return parsed
     raise _wrong(column, value, expected)
