@@ -2,8 +2,9 @@
 
 With `--to DIR` every selected file is written under DIR (paths as in the
 snapshot) and nothing live is touched. Otherwise the selected documents of
-the embedded store are swapped in (see swap.py). Either way nothing moves
-before the whole selection passed verification.
+the embedded store are swapped in (see swap.py), or, with a Grist server,
+replaced through its API and reloaded (see grist_restore.py). Either way
+nothing moves before the whole selection passed verification.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from gristops.backup.archive import Archive
 from gristops.backup.catalog import Catalog
+from gristops.backup.grist_restore import restore_into_grist
 from gristops.backup.manifest import FileEntry, Manifest
 from gristops.backup.progress import Reporter, Silent
 from gristops.backup.scratch import scratch_dir
@@ -120,11 +122,6 @@ def _restore(
     reporter: Reporter,
 ) -> RestoreResult:
     live = to_dir is None
-    if live and not config.embedded:
-        raise BadRequest(
-            "documents of a Grist server cannot be swapped in place by gristops",
-            "restore with --to DIR, then upload the .grist file to the Grist server",
-        )
     manifest = archive.manifest(snapshot_id)
     entries = select(manifest, doc_ids, live)
     placed: list[RestoredFile] = []
@@ -140,6 +137,17 @@ def _restore(
                 os.chmod(dest, e.mode & 0o700)
                 placed.append(RestoredFile(e.path, str(dest), None))
         (to_dir / ".gristops-restore").rmdir()
+        return RestoreResult(archive.target.name, snapshot_id, tuple(placed))
+    if not config.embedded:
+        # A Grist server holds its documents in memory: they go in through its API.
+        with scratch_dir(config.data_dir, "restore") as work:
+            extract_verified(archive, manifest, entries, work, reporter)
+            for e in entries:
+                assert e.doc_id is not None
+                kept = restore_into_grist(config, e.doc_id, work / e.path)
+                placed.append(
+                    RestoredFile(e.path, f"{config.grist.base_url}/doc/{e.doc_id}", str(kept))
+                )
         return RestoreResult(archive.target.name, snapshot_id, tuple(placed))
     config.docs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with scratch_dir(config.data_dir, "restore") as work:

@@ -53,8 +53,10 @@ class Prepared:
 
 
 def _documents(config: Config) -> Iterator[Source]:
-    if config.embedded or config.backup.server_data_dir is not None:
-        folder = config.docs_dir if config.embedded else config.backup.server_data_dir
+    # Hybrid mode names the Grist server's documents folder already.
+    server_folder = config.backup.server_data_dir or config.grist.docs_dir
+    if config.embedded or server_folder is not None:
+        folder = config.docs_dir if config.embedded else server_folder
         assert folder is not None
         for doc_id, path in documents(folder).items():
             yield Source(f"docs/{path.name}", "document", path, doc_id=doc_id)
