@@ -114,8 +114,9 @@ REPORT_LUA = """
 done = function(summary, latency, requests)
   local errors = summary.errors.status + summary.errors.connect + summary.errors.read
     + summary.errors.write + summary.errors.timeout
-  io.write(string.format("RESULT %d %d %d %f %f %f\\n", summary.requests, summary.duration, errors,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+  io.write(string.format("RESULT %d %d %d %f %f %f %d\\n", summary.requests, summary.duration, errors,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status))
 end
 """
 # Every request a query string never seen before: each one misses the response cache.
@@ -157,13 +158,14 @@ def result(process: subprocess.Popen[str]) -> dict[str, float]:
     if "RESULT " not in out:
         raise RuntimeError(f"wrk failed:\n{out}")
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
-    requests, duration_us, errors, p50, p95, p99 = (float(x) for x in line.split()[1:])
+    requests, duration_us, errors, p50, p95, p99, non2xx = (float(x) for x in line.split()[1:])
     return {
         "rps": requests / (duration_us / 1e6),
         "p50_ms": p50,
         "p95_ms": p95,
         "p99_ms": p99,
         "errors": errors,
+        "non2xx": non2xx,  # answers with a status outside 2xx/3xx (wrk's status errors)
         "requests": requests,
     }
 
