@@ -82,6 +82,20 @@ def test_server_store_needs_an_api_key() -> None:
         parse_config("grist: {base_url: 'https://g.example', document_id: D}")
 
 
+def test_docs_dir_alone_is_refused_it_needs_the_grist_server() -> None:
+    with pytest.raises(ConfigError, match=r"grist\.docs_dir is set without grist\.base_url"):
+        parse_config("grist: {docs_dir: /srv/grist/docs, document_id: D}")
+
+
+def test_store_kind_follows_base_url_and_docs_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIST_API_KEY", "k")
+    server = "base_url: 'http://g:8484', api_key: '${GRIST_API_KEY}', document_id: D"
+    assert parse_config("grist: {document_id: D}").store_kind == "embedded"
+    assert parse_config(f"grist: {{{server}}}").store_kind == "grist"
+    hybrid = parse_config(f"grist: {{{server}, docs_dir: /srv/grist/docs}}")
+    assert hybrid.store_kind == "hybrid" and hybrid.hybrid
+
+
 def test_roles_must_define_admin() -> None:
     with pytest.raises(ConfigError, match="roles must define 'admin'"):
         parse_config("grist: {document_id: D}\nroles: {user: {'*': [read]}}")
@@ -99,6 +113,12 @@ def test_relative_paths_are_taken_from_the_config_file(tmp_path: Path) -> None:
         "data_dir: state\ngrist: {base_url: 'http://g:8484', api_key_file: key, document_id: D}\n"
     )
     config = load_config(path)
+    assert config.grist.docs_dir is None
+    path.write_text(
+        "data_dir: state\ngrist: {base_url: 'http://g:8484', api_key_file: key, document_id: D,"
+        " docs_dir: grist-docs}\n"
+    )
+    assert load_config(path).grist.docs_dir == tmp_path / "grist-docs"
     assert config.data_dir == tmp_path / "state"
     assert config.state_path == tmp_path / "state" / "state.db"
     assert config.grist_api_key() == "secret-key"
