@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
-.PHONY: install install-dev install-system install-grist-peer lint test bench
+.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist
 
 install:
 	$(PIP) install -q -e .
@@ -41,3 +41,8 @@ test: install-system install-dev install-grist-peer lint
 bench: install-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/gateway.py
+
+# Live Grist against the gateway in every store mode (minutes: 10,000-row document, 8 wrk runs).
+bench-grist: install-dev install-grist-peer
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(PYTHON) bench/grist.py

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gristops.config import Config
 from gristops.errors import GristopsError
+from gristops.store.location import SUFFIX, documents
 from gristops.store.server.client import GristClient
 
 # Grist's home database: next to its documents folder (Docker: /persist), or in a sibling.
@@ -50,7 +51,7 @@ def _other_processes_holding(folder: Path) -> list[str]:
             targets = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
         except OSError:  # gone, or not ours to look at
             continue
-        if any(t.startswith(f"{folder}/") and t.endswith(".grist") for t in targets):
+        if any(t.startswith(f"{folder}/") and t.endswith(SUFFIX) for t in targets):
             found.append(proc.name)
     return found
 
@@ -90,7 +91,7 @@ def hybrid_problems(config: Config) -> list[str]:
     if not docs_dir.is_dir():
         return [f"grist.docs_dir {docs_dir} is not a folder: set it to the Grist server's "
                 "GRIST_DATA_DIR (where it keeps <docId>.grist)"]  # fmt: skip
-    files = {path.stem for path in docs_dir.glob("*.grist")}
+    files = set(documents(docs_dir))
     try:
         served = asyncio.run(_server_doc_ids(config))
     except GristopsError as exc:
@@ -98,7 +99,7 @@ def hybrid_problems(config: Config) -> list[str]:
     if not files & served:
         return [
             f"grist.docs_dir {docs_dir} holds no documents of {config.grist.base_url} "
-            f"({len(files)} .grist files there, none of the server's {len(served)} documents): "
+            f"({len(files)} {SUFFIX} files there, none of the server's {len(served)} documents): "
             "set it to that server's GRIST_DATA_DIR, or unset it to read through the API"
         ]
     return []

@@ -18,8 +18,6 @@ store serves user tables only.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -27,7 +25,8 @@ from typing import TypeVar
 from gristops.config.model import GristSection
 from gristops.errors import NotFound, Unavailable
 from gristops.store.base import JSON, Record, RecordQuery, Store, UpsertOptions, UpsertResult
-from gristops.store.file.store import DOC_ID, GristFileStore
+from gristops.store.file.store import GristFileStore
+from gristops.store.location import existing_document
 from gristops.store.metrics import StoreMetrics
 from gristops.store.server.store import GristServerStore
 
@@ -55,12 +54,11 @@ class HybridStore:
         self._falling_back: dict[str, str] = {}
 
     def _file_present(self, doc_id: str) -> bool:
-        if not DOC_ID.match(doc_id):
-            return False
         try:
-            return stat.S_ISREG(os.stat(self.docs_dir / f"{doc_id}.grist").st_mode)
-        except OSError:
+            existing_document(self.docs_dir, doc_id)
+        except NotFound:
             return False
+        return True
 
     async def _read(self, operation: str, doc_id: str, table_id: str | None, read: Read[T]) -> T:
         """`read` on the file store, or on Grist when the file cannot serve it."""
