@@ -10,6 +10,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -100,6 +101,40 @@ async def test_a_read_after_a_write_sees_the_write(
         await store.delete_records(doc, "Products", [new])
         with pytest.raises(NotFound):
             await store.fetch_record(doc, "Products", new)
+
+
+async def test_reads_wait_out_grists_writes_and_never_see_half_of_one(
+    grist_peer: GristPeer, hybrid: tuple[HybridStore, str, CollectorRegistry]
+) -> None:
+    store, doc, registry = hybrid
+    batch = 50
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        # Each POST is one Grist action, so one SQLite transaction of `batch` rows.
+        for round_ in range(15):
+            if stop.is_set():
+                return
+            rows = [{"fields": {"seq": 10_000 + round_ * batch + i}} for i in range(batch)]
+            grist_peer.call(
+                "POST", f"/api/docs/{doc}/tables/Events/records", json={"records": rows}
+            )
+
+    base = len(await store.fetch_records(doc, "Events", RecordQuery()))
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    seen = set()
+    try:
+        while writer.is_alive():
+            count = len(await store.fetch_records(doc, "Events", RecordQuery()))
+            assert (count - base) % batch == 0, f"{count - base} rows of a {batch}-row write"
+            seen.add(count)
+    finally:
+        stop.set()
+        writer.join()
+    assert len(await store.fetch_records(doc, "Events", RecordQuery())) == base + 15 * batch
+    assert len(seen) > 1  # the reads ran while Grist wrote
+    assert _fallbacks(registry, "unreadable") == 0
 
 
 async def test_metadata_tables_are_read_through_grist(
