@@ -168,10 +168,6 @@ class GristPeer:
         """Grist user actions, applied as one bundle (`POST /apply`)."""
         return self.call("POST", f"/api/docs/{doc_id}/apply", json=actions)
 
-    def reload(self, doc_id: str) -> None:
-        """Make Grist drop the document from memory and open its file again."""
-        self.call("POST", f"/api/docs/{doc_id}/force-reload")
-
     def close(self) -> None:
         self._client.close()
 
