@@ -137,6 +137,21 @@ async def test_reads_wait_out_grists_writes_and_never_see_half_of_one(
     assert _fallbacks(registry, "unreadable") == 0
 
 
+async def test_version_changes_with_every_grist_commit_and_is_none_without_a_file(
+    grist_peer: GristPeer, hybrid: tuple[HybridStore, str, CollectorRegistry], tmp_path: Path
+) -> None:
+    store, doc, registry = hybrid
+    before = await store.version(doc)
+    assert before is not None and await store.version(doc) == before
+    await store.add_records(doc, "Suppliers", [{"name": "versioned"}])
+    assert await store.version(doc) not in (None, before)
+    elsewhere = _hybrid(grist_peer, doc, tmp_path, registry)
+    try:
+        assert await elsewhere.version(doc) is None  # read through REST: never cached
+    finally:
+        await elsewhere.aclose()
+
+
 async def test_metadata_tables_are_read_through_grist(
     hybrid: tuple[HybridStore, str, CollectorRegistry],
 ) -> None:

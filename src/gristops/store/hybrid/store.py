@@ -133,6 +133,16 @@ class HybridStore:
             lambda s: s.find_records(doc_id, table_id, column, value, casefold),
         )
 
+    async def version(self, doc_id: str) -> str | None:
+        """The file's change token, which Grist's every commit bumps; None while the
+        document is read through REST (then answers are not cached)."""
+        if not self._file_present(doc_id):
+            return None
+        try:
+            return await self.files.version(doc_id)
+        except (NotFound, Unavailable):
+            return None
+
     async def ping(self, doc_id: str) -> None:
         """Both halves: Grist must answer (writes) and the document must be readable."""
         await self.server.ping(doc_id)
