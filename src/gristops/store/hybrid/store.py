@@ -28,6 +28,7 @@ from gristops.store.base import JSON, Record, RecordQuery, Store, UpsertOptions,
 from gristops.store.file.store import GristFileStore
 from gristops.store.location import existing_document
 from gristops.store.metrics import StoreMetrics
+from gristops.store.rows import RowCondition
 from gristops.store.server.store import GristServerStore
 
 T = TypeVar("T")
@@ -114,13 +115,18 @@ class HybridStore:
         )
 
     async def fetch_record(
-        self, doc_id: str, table_id: str, row_id: int, hidden: bool = False
+        self,
+        doc_id: str,
+        table_id: str,
+        row_id: int,
+        hidden: bool = False,
+        rows: RowCondition | None = None,
     ) -> Record:
         return await self._read(
             "fetch_record",
             doc_id,
             table_id,
-            lambda s: s.fetch_record(doc_id, table_id, row_id, hidden),
+            lambda s: s.fetch_record(doc_id, table_id, row_id, hidden, rows),
         )
 
     async def find_records(
@@ -155,16 +161,29 @@ class HybridStore:
     ) -> list[int]:
         return await self.server.add_records(doc_id, table_id, records)
 
-    async def update_records(self, doc_id: str, table_id: str, records: list[Record]) -> None:
-        await self.server.update_records(doc_id, table_id, records)
+    async def update_records(
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        rows: RowCondition | None = None,
+    ) -> None:
+        await self.server.update_records(doc_id, table_id, records, rows)
 
     async def upsert_records(
-        self, doc_id: str, table_id: str, records: list[Record], options: UpsertOptions
+        self,
+        doc_id: str,
+        table_id: str,
+        records: list[Record],
+        options: UpsertOptions,
+        rows: RowCondition | None = None,
     ) -> UpsertResult:
-        return await self.server.upsert_records(doc_id, table_id, records, options)
+        return await self.server.upsert_records(doc_id, table_id, records, options, rows)
 
-    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
-        await self.server.delete_records(doc_id, table_id, row_ids)
+    async def delete_records(
+        self, doc_id: str, table_id: str, row_ids: list[int], rows: RowCondition | None = None
+    ) -> None:
+        await self.server.delete_records(doc_id, table_id, row_ids, rows)
 
     async def aclose(self) -> None:
         await self.files.aclose()
