@@ -156,10 +156,7 @@ def main() -> None:
         doc = make_document(grist)
         script = root / "report.lua"
         script.write_text(REPORT_LUA)
-        key_file = root / "grist.key"
-        key_file.write_text(grist.api_key)
-        key_file.chmod(0o600)
-        server = f"  base_url: {grist.base_url}\n  api_key_file: {key_file}\n"
+        server = grist.server_keys(root)
         configs = {
             "embedded": f"grist:\n  document_id: {doc}\n",
             "grist": f"grist:\n  document_id: {doc}\n{server}",

@@ -16,12 +16,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.grist_live]
 
 
 def _config(root: Path, grist: GristPeer, doc: str) -> Path:
-    key = root / "grist.key"
-    key.write_text(grist.api_key)
-    key.chmod(0o600)
     config = root / "gristops.yaml"
     config.write_text(
-        f"data_dir: data\ngrist:\n  base_url: {grist.base_url}\n  api_key_file: {key}\n"
+        f"data_dir: data\ngrist:\n{grist.server_keys(root)}"
         f"  document_id: {doc}\n  docs_dir: {grist.docs_dir}\n"
         f"backup:\n  server_home_db: {grist.home_db}\n"
     )

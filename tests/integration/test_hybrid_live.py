@@ -191,13 +191,9 @@ async def test_missing_or_unreadable_file_falls_back_to_rest(
 
 
 def _config(root: Path, grist: GristPeer, doc_id: str, extra: str) -> Path:
-    key_file = root / "grist.key"
-    key_file.write_text(grist.api_key)
-    key_file.chmod(0o600)
     path = root / "gristops.yaml"
     path.write_text(
-        f"data_dir: data\ngrist:\n  base_url: {grist.base_url}\n  document_id: {doc_id}\n"
-        f"  api_key_file: {key_file}\n{extra}"
+        f"data_dir: data\ngrist:\n{grist.server_keys(root)}  document_id: {doc_id}\n{extra}"
     )
     return path
 

@@ -217,17 +217,14 @@ def differential_bed(grist: GristPeer, root: Path) -> Iterator[Bed]:
     base_rows = grist.call(
         "GET", f"/api/docs/{direct}/tables/{TABLE}/records", params={"hidden": "true"}
     )["records"]
-    key_file = root / "grist.key"
-    key_file.write_text(grist.api_key)
-    key_file.chmod(0o600)
-    server = f"  base_url: {grist.base_url}\n  api_key_file: {key_file}\n"
+    server = grist.server_keys(root)
     with ExitStack() as stack:
         modes: dict[str, Mode] = {}
         embedded_root = root / "embedded"
         (embedded_root / "data" / "docs").mkdir(parents=True)
         embedded_file = embedded_root / "data" / "docs" / "Differential.grist"
         shutil.copyfile(base_file, embedded_file)
-        plans = [
+        plans: list[tuple[str, Path, str, str, str | None]] = [
             (
                 "embedded",
                 embedded_root,

@@ -155,6 +155,14 @@ class GristPeer:
             self.call("POST", f"/api/workspaces/{self.workspace_id}/docs", json={"name": name})
         )
 
+    def server_keys(self, folder: Path) -> str:
+        """The `grist:` keys (YAML lines) that point gristops at this server; the API key
+        goes into folder/grist.key (0600)."""
+        key_file = folder / "grist.key"
+        key_file.write_text(self.api_key)
+        key_file.chmod(0o600)
+        return f"  base_url: {self.base_url}\n  api_key_file: {key_file}\n"
+
     def download(self, doc_id: str) -> bytes:
         """The document as a .grist file (Grist's own download)."""
         response = self.request("GET", f"/api/docs/{doc_id}/download")
