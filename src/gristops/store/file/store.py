@@ -185,6 +185,8 @@ class GristFileStore:
 
     def _index_later(self, doc_id: str, table_id: str, col_ids: list[str]) -> None:
         """Index the columns a row condition reads, in the background (see the module doc)."""
+        if self._read_only:  # a Grist server's live file: only Grist writes it
+            return
         for col_id in col_ids:
             key = (doc_id, table_id, col_id)
             if key not in self._indexing:
