@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 from types import FrameType
@@ -14,6 +15,7 @@ import uvicorn
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
 from gristops.errors import BadRequest
 from gristops.gateway.slot_server import SlotServer
+from gristops.gateway.workers import prepare_run_dir, worker_count
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
 
@@ -50,7 +52,13 @@ def serve(
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a stop
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    out.print(f"gristops gateway on http://{shown}:{bind_port} (docs: /api/docs)", markup=False)
+    # A deploy slot is one process: it alone follows the live flag on the shared socket.
+    workers = worker_count(cfg.server) if shared_fd is None else 1
+    how_many = "1 worker" if workers == 1 else f"{workers} workers"
+    out.print(
+        f"gristops gateway on http://{shown}:{bind_port}, {how_many} (docs: /api/docs)",
+        markup=False,
+    )
     settings: dict[str, Any] = {
         "factory": True,
         "host": bind_host,
@@ -62,7 +70,13 @@ def serve(
         "server_header": False,
     }
     if shared_fd is None or slot_dir is None:  # both or neither, checked above
-        uvicorn.run(APP_FACTORY, workers=cfg.server.workers, **settings)
+        # Several workers share metrics, a leader lock and more through a run directory.
+        run_dir = prepare_run_dir(cfg) if workers > 1 else None
+        try:
+            uvicorn.run(APP_FACTORY, workers=workers, **settings)
+        finally:
+            if run_dir is not None:  # every worker has exited: uvicorn waits for them
+                shutil.rmtree(run_dir, ignore_errors=True)
         return
     # A deploy slot: one process, which alone decides when it accepts on the shared socket.
     SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()

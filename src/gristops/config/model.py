@@ -102,7 +102,12 @@ class ServerSection(Section):
     )
     cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS.")
     graceful_timeout: int = Field(20, ge=0, description="Seconds in-flight requests get at stop.")
-    workers: int = Field(1, ge=1, le=16)
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Worker processes; unset: one per CPU, at most 8 (each holds its own memory).",
+    )
     response_cache_bytes: int = Field(
         16 * 1024 * 1024,
         ge=0,

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
-from prometheus_client import ProcessCollector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gristops import __version__
@@ -28,10 +27,12 @@ from gristops.gateway.ops_metrics import OPS_AREAS
 from gristops.gateway.routes import auth as auth_routes
 from gristops.gateway.routes import records, system
 from gristops.gateway.status import route as status
+from gristops.gateway.status.history import RequestHistory
 from gristops.gateway.tokens import TokenService
+from gristops.gateway.workers import Leadership, metrics_dir, run_dir_from_env
 from gristops.observe.collector import OpsCollector
 from gristops.observe.logging import configure_process_logging
-from gristops.observe.metrics import create_metrics
+from gristops.observe.metrics import create_metrics, worker_exited
 from gristops.state.db import StateDB
 from gristops.store.base import Store
 from gristops.store.factory import open_store
@@ -91,20 +92,25 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(config: Config, store: Store | None = None) -> FastAPI:
-    """A gateway app for this config; `store` overrides the configured one (tests, embedding)."""
-    metrics = create_metrics()
-    ProcessCollector(registry=metrics.registry)
+def create_app(config: Config, store: Store | None = None, run_dir: Path | None = None) -> FastAPI:
+    """A gateway app for this config; `store` overrides the configured one (tests, embedding).
+
+    `run_dir`: what the workers of one `gristops serve` share (gateway/workers.py); None
+    for a gateway of one process."""
+    metrics = create_metrics(metrics_dir(run_dir))
     store = store or open_store(config, metrics.store)
     state = StateDB(config.state_path)
-    # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at scrape time.
-    metrics.registry.register(OpsCollector(config, state, OPS_AREAS))
+    # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at
+    # scrape time, by whichever worker answers it.
+    metrics.registry.register(OpsCollector(config, state, OPS_AREAS, metrics.values))
     probe = StoreProbe(
         store,
         config.grist.document_id,
-        metrics.registry,
+        metrics.values,
         interval=config.observe.prometheus.store_probe_interval,
     )
+    history = RequestHistory(state, config.observe.status.history_minutes)
+    leadership = Leadership(run_dir)
     tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)
     cache = ResponseCache(config.server.response_cache_bytes, metrics.registry)
@@ -114,10 +120,13 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("gateway started", version=__version__, store=config.store_kind)
-        async with probe.running():
+        # Once per gateway, not once per worker: the store probe and the status history.
+        sampling = history.sampling(metrics.registry, config.observe.status.sample_seconds)
+        async with leadership.running(probe.running(), sampling):
             yield
         await store.aclose()
         state.close()
+        worker_exited(metrics, os.getpid())
         log.info("gateway stopped")
 
     app = FastAPI(
@@ -130,6 +139,7 @@ def create_app(config: Config, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.status_history = history
     _install_error_handlers(app)
     app.include_router(system.router)
     app.include_router(auth_routes.router)
@@ -153,4 +163,4 @@ def app_factory() -> FastAPI:
     """Zero-argument factory for `uvicorn --factory`: the config path comes from GRISTOPS_CONFIG."""
     config = load_config(Path(os.environ.get("GRISTOPS_CONFIG", "gristops.yaml")))
     configure_process_logging(config, "gateway")
-    return create_app(config)
+    return create_app(config, run_dir=run_dir_from_env())

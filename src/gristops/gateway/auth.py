@@ -9,7 +9,6 @@ audit trail and counted in the auth metrics; passwords and tokens never are.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 import time
@@ -34,9 +33,11 @@ from gristops.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gristops.gateway.hashing import HashingBudget, machine_budget
 from gristops.gateway.lockout import LoginThrottle
 from gristops.gateway.passwords import check_password, is_bcrypt_hash, make_hash
 from gristops.gateway.tokens import TokenService
+from gristops.gateway.workers import available_cpus, runs_dir
 from gristops.observe.metrics import GatewayMetrics
 from gristops.state.audit import AuthAudit, AuthEvent
 from gristops.state.db import StateDB
@@ -111,15 +112,9 @@ class AuthService:
         self._throttle = LoginThrottle(LoginFailures(state), config.auth)
         self._dummy_hash: str | None = None
         self._pruned_at = 0.0
-        self._hashing: anyio.CapacityLimiter | None = None
-
-    def _hashing_limiter(self) -> anyio.CapacityLimiter:
-        """bcrypt threads may use all cores but one: a login storm must not starve reads.
-
-        Made on first use: a limiter belongs to the running event loop."""
-        if self._hashing is None:
-            self._hashing = anyio.CapacityLimiter(max(1, (os.cpu_count() or 2) - 1))
-        return self._hashing
+        # bcrypt may use all cores but one, across every worker: a login storm must not
+        # starve reads.
+        self._hashing = HashingBudget(runs_dir(config), machine_budget(available_cpus()))
 
     async def login(self, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Check the credentials against the users table and open a refresh-token family."""
@@ -139,9 +134,7 @@ class AuthService:
         stored = user["fields"].get(self._fields.password_field) if user else None
         if not is_bcrypt_hash(stored):
             stored = await self._dummy()  # same work as for a real user: no timing oracle
-        matches = await anyio.to_thread.run_sync(
-            partial(check_password, password, str(stored)), limiter=self._hashing_limiter()
-        )
+        matches = await self._hashing.run(partial(check_password, password, str(stored)))
         refusal = self._refusal(user) if user and matches else "bad_credentials"
         user_id = user["id"] if user else None
         if refusal:

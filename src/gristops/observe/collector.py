@@ -4,18 +4,20 @@ Each ops area exposes `metric_families(config, state) -> list[Metric]` in its
 own package; the caller (the gateway's `create_app`) registers the collector
 with the areas it wants, by name, the way prometheus_client collectors are
 registered. One area failing costs only its own metrics: the failure is logged
-and counted in `gristops_collector_errors_total{module=<area>}`.
+and counted in `gristops_collector_errors_total{module=<area>}`, a counter on the
+caller's value registry so that, with several gateway workers, it is summed
+over all of them (the gauges are read from the state DB, the same for each).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gristops.config import Config
@@ -31,12 +33,24 @@ class MetricSource(Protocol):
 class OpsCollector(Collector):
     """Calls each area's `metric_families` at scrape time; one failure skips one area."""
 
-    def __init__(self, config: Config, state: StateDB, areas: Mapping[str, MetricSource]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        state: StateDB,
+        areas: Mapping[str, MetricSource],
+        values: CollectorRegistry,
+    ) -> None:
         self.config = config
         self.state = state
         self.areas = dict(areas)
-        self._lock = threading.Lock()
-        self._errors = dict.fromkeys(self.areas, 0)
+        self._errors = Counter(
+            "gristops_collector_errors",
+            "Scrapes in which an ops area's metrics could not be read.",
+            ["module"],
+            registry=values,
+        )
+        for area in self.areas:
+            self._errors.labels(area)  # every area's series exists from the start, at 0
 
     def describe(self) -> list[Metric]:
         # Describing would run a full collection when the registry is created.
@@ -61,18 +75,8 @@ class OpsCollector(Collector):
             try:
                 collected.extend(self._families(source))
             except Exception:  # one broken area must not break the scrape
-                with self._lock:
-                    self._errors[area] += 1
+                self._errors.labels(area).inc()
                 log.exception("ops metrics failed", module=area)
             durations.add_metric([area], time.perf_counter() - start)
-        errors = CounterMetricFamily(
-            "gristops_collector_errors",
-            "Scrapes in which an ops area's metrics could not be read.",
-            labels=["module"],
-        )
-        with self._lock:
-            for area, count in self._errors.items():
-                errors.add_metric([area], count)
         yield from collected
         yield durations
-        yield errors

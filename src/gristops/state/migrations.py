@@ -181,4 +181,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "CREATE INDEX scan_runs_finished ON scan_runs (finished_at)",
     ),
+    # 7: the status page's request history: per minute, what every gateway
+    # worker served (counts, 5xx, latency sum and cumulative buckets as JSON).
+    (
+        """
+        CREATE TABLE request_minutes (
+            minute       INTEGER PRIMARY KEY,
+            requests     REAL NOT NULL,
+            errors       REAL NOT NULL,
+            duration_sum REAL NOT NULL,
+            buckets      TEXT NOT NULL
+        )
+        """,
+    ),
 )

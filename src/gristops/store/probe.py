@@ -2,7 +2,9 @@
 
 A ping at scrape time would tie the scrape's latency to the store's (and a
 scrape cannot await), so the gateway pings on its own clock instead: every
-`interval` seconds, each ping bounded by `timeout`.
+`interval` seconds, each ping bounded by `timeout`. With several gateway workers
+one of them runs the probe; the gauge's multiprocess mode exposes the most
+recent value any worker set, so it survives that worker's replacement.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class StoreProbe:
             "gristops_store_up",
             "1 when the store answered the gateway's last ping, else 0.",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
 
     async def check(self) -> bool:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from gristops.gateway.status.history import RequestHistory, Totals, quantile, read_totals
 from gristops.observe.metrics import create_metrics
+from gristops.state.db import StateDB
 
 T0 = 1_800_000_000.0  # the start of a minute
 
 
-def test_requests_errors_and_latency_land_in_the_minute_they_happened() -> None:
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[StateDB]:
+    db = StateDB(tmp_path / "state.db")
+    yield db
+    db.close()
+
+
+def test_requests_errors_and_latency_land_in_the_minute_they_happened(state: StateDB) -> None:
     metrics = create_metrics()
-    history = RequestHistory(minutes=60)
+    history = RequestHistory(state, minutes=60)
     history.record(read_totals(metrics.registry), T0)
     route = "/api/docs/{docId}/tables"
     for status, seconds in [("200", 0.004)] * 18 + [("500", 0.2)] * 2:
@@ -38,9 +51,9 @@ def test_the_status_page_and_scrapes_do_not_count_as_traffic() -> None:
     assert read_totals(metrics.registry).requests == 0
 
 
-def test_history_keeps_only_the_configured_minutes() -> None:
+def test_history_keeps_only_the_configured_minutes(state: StateDB) -> None:
     metrics = create_metrics()
-    history = RequestHistory(minutes=5)
+    history = RequestHistory(state, minutes=5)
     for minute in range(10):
         metrics.requests.labels("GET", "/x", "200").inc()
         history.record(read_totals(metrics.registry), T0 + minute * 60)
@@ -55,9 +68,20 @@ def test_quantile_interpolates_within_a_bucket() -> None:
     assert quantile(0.95, {}) is None
 
 
-def test_charts_span_from_the_first_sample_within_bounds() -> None:
-    history = RequestHistory(minutes=600)
+def test_charts_span_from_the_first_sample_within_bounds(state: StateDB) -> None:
+    history = RequestHistory(state, minutes=600)
     assert history.span(T0, 30, 180) == 30
     history.record(Totals(), T0)
     assert history.span(T0 + 45 * 60, 30, 180) == 46
     assert history.span(T0 + 500 * 60, 30, 180) == 180
+
+
+def test_a_second_sampler_adds_to_the_same_minutes_from_its_own_baseline(state: StateDB) -> None:
+    """A worker taking over the sampling (or the other deploy slot) does not count again
+    what the first one recorded, and both show in the one history."""
+    first, second = RequestHistory(state, 60), RequestHistory(state, 60)
+    first.record(Totals(requests=0), T0)
+    first.record(Totals(requests=7), T0 + 10)
+    second.record(Totals(requests=100), T0 + 20)  # its baseline: counted elsewhere
+    second.record(Totals(requests=103), T0 + 30)
+    assert [p["requests"] for p in RequestHistory(state, 60).series(T0 + 30, 1)] == [10]

@@ -1,18 +1,31 @@
-"""Per-minute request history for the status page, kept in memory (no Prometheus needed).
+"""Per-minute request history for the status page, kept in the state DB (no Prometheus needed).
 
 The gateway's own counters are cumulative; sampling them every few seconds
 and adding the difference to the current minute gives request rate, error
 rate and latency (mean and p95, from the histogram buckets) per minute for
-the last hours. A ring buffer bounds the memory.
+the last hours. One worker samples the totals of all workers (the leader, see
+gateway/workers.py) into the `request_minutes` table; any worker answers the
+page from it, so the charts show the whole gateway and outlive a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import math
-from collections import deque
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio.to_thread
+import structlog
 from prometheus_client import CollectorRegistry
+
+from gristops.errors import GristopsError
+from gristops.state.db import StateDB
+
+log = structlog.get_logger("gristops.gateway.status")
 
 REQUESTS = "gristops_http_requests"
 DURATION = "gristops_http_request_duration_seconds"
@@ -88,35 +101,68 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
 
 
 class RequestHistory:
-    """A ring buffer of per-minute request totals."""
+    """Per-minute request totals in `request_minutes`, the last `minutes` of them."""
 
-    def __init__(self, minutes: int) -> None:
-        self._minutes: deque[tuple[int, Totals]] = deque(maxlen=minutes)
-        self._last = Totals()
+    def __init__(self, state: StateDB, minutes: int) -> None:
+        self.state = state
+        self.minutes = minutes
+        self._last: Totals | None = None
 
     def record(self, totals: Totals, now: float) -> None:
-        """Add what happened since the previous sample to the minute of `now`."""
-        delta = totals.minus(self._last)
+        """Add what happened since the previous sample to the minute of `now`. The first
+        sample is the baseline: another worker may have sampled what came before."""
+        delta = Totals() if self._last is None else totals.minus(self._last)
         self._last = totals
         minute = int(now // 60) * 60
-        if not self._minutes or self._minutes[-1][0] != minute:
-            self._minutes.append((minute, Totals()))
-        self._minutes[-1][1].add(delta)
+        with self.state.transaction() as conn:
+            row = conn.execute(
+                "SELECT requests, errors, duration_sum, buckets FROM request_minutes"
+                " WHERE minute = ?",
+                (minute,),
+            ).fetchone()
+            current = Totals() if row is None else _totals(row)
+            current.add(delta)
+            conn.execute(
+                "INSERT OR REPLACE INTO request_minutes"
+                " (minute, requests, errors, duration_sum, buckets) VALUES (?, ?, ?, ?, ?)",
+                (
+                    minute,
+                    current.requests,
+                    current.errors,
+                    current.duration_sum,
+                    json.dumps({repr(le): n for le, n in current.buckets.items()}),
+                ),
+            )
+            conn.execute(
+                "DELETE FROM request_minutes WHERE minute <= ?", (minute - self.minutes * 60,)
+            )
+
+    def _recorded(self, since: int) -> dict[int, Totals]:
+        with self.state.reading() as conn:
+            rows = conn.execute(
+                "SELECT minute, requests, errors, duration_sum, buckets FROM request_minutes"
+                " WHERE minute >= ?",
+                (since,),
+            ).fetchall()
+        return {int(row[0]): _totals(row[1:]) for row in rows}
 
     def span(self, now: float, shortest: int, longest: int) -> int:
-        """Minutes since the first sample, within [shortest, longest]: a chart for a process
+        """Minutes since the first sample, within [shortest, longest]: a chart for a gateway
         that started ten minutes ago is not three hours of nothing."""
-        if not self._minutes:
+        with self.state.reading() as conn:
+            first = conn.execute("SELECT MIN(minute) FROM request_minutes").fetchone()[0]
+        if first is None:
             return shortest
-        recorded = int(now // 60) - self._minutes[0][0] // 60 + 1
+        recorded = int(now // 60) - int(first) // 60 + 1
         return max(shortest, min(longest, recorded))
 
     def series(self, now: float, minutes: int) -> list[dict[str, float | None]]:
         """One point per minute for the last `minutes`, oldest first; quiet minutes are zeros."""
-        by_minute = dict(self._minutes)
         last = int(now // 60) * 60
+        first = last - (minutes - 1) * 60
+        by_minute = self._recorded(first)
         points: list[dict[str, float | None]] = []
-        for start in range(last - (minutes - 1) * 60, last + 60, 60):
+        for start in range(first, last + 60, 60):
             t = by_minute.get(start, Totals())
             points.append(
                 {
@@ -128,6 +174,35 @@ class RequestHistory:
                 }
             )
         return points
+
+    @contextlib.asynccontextmanager
+    async def sampling(self, registry: CollectorRegistry, seconds: float) -> AsyncIterator[None]:
+        """Sample `registry` every `seconds` while the context is open."""
+
+        def sample() -> None:
+            try:
+                self.record(read_totals(registry), time.time())
+            except GristopsError as exc:  # a busy state DB costs one sample, not the sampler
+                log.warning("request history not recorded", error=exc.message)
+
+        async def sample_forever() -> None:
+            while True:
+                await anyio.to_thread.run_sync(sample)
+                await asyncio.sleep(seconds)
+
+        task = asyncio.create_task(sample_forever(), name="gristops-status-history")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _totals(row: tuple[float, float, float, str]) -> Totals:
+    requests, errors, duration_sum, buckets = row
+    parsed = {float(le): float(n) for le, n in json.loads(buckets).items()}
+    return Totals(float(requests), float(errors), float(duration_sum), parsed)
 
 
 def _ms(seconds: float | None) -> float | None:

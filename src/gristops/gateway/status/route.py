@@ -7,16 +7,13 @@ may load it; it asks for an admin login and then reads `/status/data` with
 the access token in the Authorization header. A strict Content-Security-Policy
 allows nothing but this origin's own files.
 
-The router brings its own lifespan: while the app runs, a task samples the
-app's request metrics into the per-minute history the charts draw.
+The charts draw the per-minute history in the state DB (status/history.py),
+which one worker of the gateway samples while the app runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Annotated, Any
 
@@ -32,7 +29,7 @@ from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.permissions import effective_rules
 from gristops.gateway.schemas import error_responses
 from gristops.gateway.status.data import FAILED, OK, ops_components, recent_errors
-from gristops.gateway.status.history import RequestHistory, read_totals
+from gristops.gateway.status.history import RequestHistory
 from gristops.gateway.status.ops import ops_data
 
 ADMIN_ROLE = "admin"
@@ -55,29 +52,7 @@ def _history(app: FastAPI) -> RequestHistory:
     return history
 
 
-@contextlib.asynccontextmanager
-async def sampling(app: FastAPI) -> AsyncIterator[None]:
-    """Sample the app's request metrics into a per-minute history while the app runs."""
-    ctx: GatewayContext = app.state.ctx
-    settings = ctx.config.observe.status
-    history = RequestHistory(settings.history_minutes)
-    app.state.status_history = history
-
-    async def sample_forever() -> None:
-        while True:
-            history.record(read_totals(ctx.metrics.registry), time.time())
-            await asyncio.sleep(settings.sample_seconds)
-
-    task = asyncio.create_task(sample_forever())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-router = APIRouter(tags=["status"], lifespan=sampling)
+router = APIRouter(tags=["status"])
 
 
 async def require_admin(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
@@ -104,14 +79,15 @@ async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]
     ctx: GatewayContext = request.app.state.ctx
     now = time.time()
     history = _history(request.app)
-    history.record(read_totals(ctx.metrics.registry), now)
+    span = await anyio.to_thread.run_sync(history.span, now, CHART_MIN_MINUTES, CHART_MINUTES)
+    requests = await anyio.to_thread.run_sync(history.series, now, span)
     ops = await anyio.to_thread.run_sync(ops_data, ctx.config, ctx.state, now)
     errors = await anyio.to_thread.run_sync(recent_errors, ctx.config, now)
     body: dict[str, Any] = {
         "generated_at": now,
         "version": __version__,
         "components": [*await _core_components(ctx), *ops_components(ctx.config, ops, now)],
-        "requests": history.series(now, history.span(now, CHART_MIN_MINUTES, CHART_MINUTES)),
+        "requests": requests,
         "ops": ops,
         "errors": errors,
         "access": effective_rules(ctx.config),
