@@ -109,7 +109,8 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
         metrics.values,
         interval=config.observe.prometheus.store_probe_interval,
     )
-    history = RequestHistory(state, config.observe.status.history_minutes)
+    gateway = run_dir.name if run_dir else f"gateway-{os.getpid()}"
+    history = RequestHistory(state, config.observe.status.history_minutes, gateway)
     leadership = Leadership(run_dir)
     tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)

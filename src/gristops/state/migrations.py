@@ -182,7 +182,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX scan_runs_finished ON scan_runs (finished_at)",
     ),
     # 7: the status page's request history: per minute, what every gateway
-    # worker served (counts, 5xx, latency sum and cumulative buckets as JSON).
+    # worker served (counts, 5xx, latency sum and cumulative buckets as JSON),
+    # and where each running gateway's sampling stands.
     (
         """
         CREATE TABLE request_minutes (
@@ -191,6 +192,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             errors       REAL NOT NULL,
             duration_sum REAL NOT NULL,
             buckets      TEXT NOT NULL
+        )
+        """,
+        # The totals each running gateway last sampled: a worker taking over the
+        # sampling goes on from there.
+        """
+        CREATE TABLE request_baselines (
+            gateway TEXT PRIMARY KEY,
+            at      REAL NOT NULL,
+            totals  TEXT NOT NULL
         )
         """,
     ),

@@ -23,7 +23,7 @@ def state(tmp_path: Path) -> Iterator[StateDB]:
 
 def test_requests_errors_and_latency_land_in_the_minute_they_happened(state: StateDB) -> None:
     metrics = create_metrics()
-    history = RequestHistory(state, minutes=60)
+    history = RequestHistory(state, minutes=60, gateway="run-1")
     history.record(read_totals(metrics.registry), T0)
     route = "/api/docs/{docId}/tables"
     for status, seconds in [("200", 0.004)] * 18 + [("500", 0.2)] * 2:
@@ -53,7 +53,7 @@ def test_the_status_page_and_scrapes_do_not_count_as_traffic() -> None:
 
 def test_history_keeps_only_the_configured_minutes(state: StateDB) -> None:
     metrics = create_metrics()
-    history = RequestHistory(state, minutes=5)
+    history = RequestHistory(state, minutes=5, gateway="run-1")
     for minute in range(10):
         metrics.requests.labels("GET", "/x", "200").inc()
         history.record(read_totals(metrics.registry), T0 + minute * 60)
@@ -69,19 +69,21 @@ def test_quantile_interpolates_within_a_bucket() -> None:
 
 
 def test_charts_span_from_the_first_sample_within_bounds(state: StateDB) -> None:
-    history = RequestHistory(state, minutes=600)
+    history = RequestHistory(state, minutes=600, gateway="run-1")
     assert history.span(T0, 30, 180) == 30
     history.record(Totals(), T0)
     assert history.span(T0 + 45 * 60, 30, 180) == 46
     assert history.span(T0 + 500 * 60, 30, 180) == 180
 
 
-def test_a_second_sampler_adds_to_the_same_minutes_from_its_own_baseline(state: StateDB) -> None:
-    """A worker taking over the sampling (or the other deploy slot) does not count again
-    what the first one recorded, and both show in the one history."""
-    first, second = RequestHistory(state, 60), RequestHistory(state, 60)
+def test_a_worker_taking_over_the_sampling_goes_on_from_the_last_sample(state: StateDB) -> None:
+    """Another worker of the same run adds only what is new; another run (a restart, the
+    other deploy slot) starts from its own first sample; all show in one history."""
+    first, takeover = RequestHistory(state, 60, "run-1"), RequestHistory(state, 60, "run-1")
     first.record(Totals(requests=0), T0)
     first.record(Totals(requests=7), T0 + 10)
-    second.record(Totals(requests=100), T0 + 20)  # its baseline: counted elsewhere
-    second.record(Totals(requests=103), T0 + 30)
-    assert [p["requests"] for p in RequestHistory(state, 60).series(T0 + 30, 1)] == [10]
+    takeover.record(Totals(requests=9), T0 + 20)
+    other_run = RequestHistory(state, 60, "run-2")
+    other_run.record(Totals(requests=100), T0 + 20)  # its baseline
+    other_run.record(Totals(requests=103), T0 + 30)
+    assert [p["requests"] for p in takeover.series(T0 + 30, 1)] == [12]

@@ -101,20 +101,25 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
 
 
 class RequestHistory:
-    """Per-minute request totals in `request_minutes`, the last `minutes` of them."""
+    """Per-minute request totals in `request_minutes`, the last `minutes` of them.
 
-    def __init__(self, state: StateDB, minutes: int) -> None:
+    `gateway` names the counters sampled (one `gristops serve` run): the totals it
+    last sampled are kept beside the minutes, so a worker taking over the sampling
+    adds exactly what happened since, and a new run starts from its first sample."""
+
+    def __init__(self, state: StateDB, minutes: int, gateway: str) -> None:
         self.state = state
         self.minutes = minutes
-        self._last: Totals | None = None
+        self.gateway = gateway
 
     def record(self, totals: Totals, now: float) -> None:
-        """Add what happened since the previous sample to the minute of `now`. The first
-        sample is the baseline: another worker may have sampled what came before."""
-        delta = Totals() if self._last is None else totals.minus(self._last)
-        self._last = totals
+        """Add what happened since the previous sample of this gateway to the minute of `now`."""
         minute = int(now // 60) * 60
         with self.state.transaction() as conn:
+            row = conn.execute(
+                "SELECT totals FROM request_baselines WHERE gateway = ?", (self.gateway,)
+            ).fetchone()
+            delta = Totals() if row is None else totals.minus(_decode(row[0]))
             row = conn.execute(
                 "SELECT requests, errors, duration_sum, buckets FROM request_minutes"
                 " WHERE minute = ?",
@@ -125,17 +130,16 @@ class RequestHistory:
             conn.execute(
                 "INSERT OR REPLACE INTO request_minutes"
                 " (minute, requests, errors, duration_sum, buckets) VALUES (?, ?, ?, ?, ?)",
-                (
-                    minute,
-                    current.requests,
-                    current.errors,
-                    current.duration_sum,
-                    json.dumps({repr(le): n for le, n in current.buckets.items()}),
-                ),
-            )
+                (minute, current.requests, current.errors, current.duration_sum,
+                 _buckets(current)),
+            )  # fmt: skip
             conn.execute(
-                "DELETE FROM request_minutes WHERE minute <= ?", (minute - self.minutes * 60,)
+                "INSERT OR REPLACE INTO request_baselines (gateway, at, totals) VALUES (?, ?, ?)",
+                (self.gateway, now, _encode(totals)),
             )
+            horizon = minute - self.minutes * 60
+            conn.execute("DELETE FROM request_minutes WHERE minute <= ?", (horizon,))
+            conn.execute("DELETE FROM request_baselines WHERE at <= ?", (horizon,))
 
     def _recorded(self, since: int) -> dict[int, Totals]:
         with self.state.reading() as conn:
@@ -199,10 +203,23 @@ class RequestHistory:
                 await task
 
 
+def _buckets(totals: Totals) -> str:
+    return json.dumps({repr(le): n for le, n in totals.buckets.items()})
+
+
 def _totals(row: tuple[float, float, float, str]) -> Totals:
     requests, errors, duration_sum, buckets = row
     parsed = {float(le): float(n) for le, n in json.loads(buckets).items()}
     return Totals(float(requests), float(errors), float(duration_sum), parsed)
+
+
+def _encode(totals: Totals) -> str:
+    return json.dumps([totals.requests, totals.errors, totals.duration_sum, _buckets(totals)])
+
+
+def _decode(text: str) -> Totals:
+    requests, errors, duration_sum, buckets = json.loads(text)
+    return _totals((requests, errors, duration_sum, buckets))
 
 
 def _ms(seconds: float | None) -> float | None:
