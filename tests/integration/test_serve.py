@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gristops.config.model import ServerSection
+from gristops.gateway.workers import worker_count
 from tests.gateway_harness import free_port
 
 pytestmark = pytest.mark.integration
@@ -95,8 +97,10 @@ def served(site: tuple[Path, dict[str, str]]) -> Iterator[Served]:
 
 def test_serve_answers_health_then_stops_cleanly_on_sigterm(served: Served) -> None:
     assert served.wait_healthy().status_code == 200
+    workers = worker_count(ServerSection())  # unset in the sample: one per CPU
+    how_many = "1 worker" if workers == 1 else f"{workers} workers"
     assert served.out.read_text().splitlines()[0] == (
-        f"gristops gateway on {served.url} (docs: /api/docs)"
+        f"gristops gateway on {served.url}, {how_many} (docs: /api/docs)"
     )
     assert served.stop() == 0
     assert "Traceback" not in served.output()

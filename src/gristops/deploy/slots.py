@@ -152,12 +152,13 @@ def running(place: SlotPlace) -> bool:
 
 
 def stop(config: Config, place: SlotPlace) -> None:
-    """Stop the slot: its gateway drains in-flight requests (uvicorn's graceful shutdown)."""
+    """Stop the slot: its gateway drains in-flight requests (uvicorn's graceful shutdown);
+    whatever a killed gateway left in its process group goes with it."""
     pid = pids.read_pid(place.supervisor_pid)
     if pid is None:
         return
-    drained = pids.stop(pid, signal.SIGTERM, config.server.graceful_timeout + 20)
     serve = pids.read_pid(place.serve_pid)
-    if serve is not None:  # the supervisor was killed before its gateway stopped
-        pids.stop(serve, signal.SIGKILL, 5)
+    drained = pids.stop(pid, signal.SIGTERM, config.server.graceful_timeout + 20)
+    if serve is not None:  # whatever is left when the supervisor was killed first
+        pids.kill_group(serve)
     log.info("slot stopped", slot=place.name, drained=drained)

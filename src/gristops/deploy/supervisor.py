@@ -65,8 +65,9 @@ def _run(config: Config, place: SlotPlace, shared_fd: int, stopping: threading.E
         started = time.monotonic()
         while not stopping.wait(POLL_SECONDS) and gateway.running():
             pass
+        # After a crash this kills whatever the dead gateway left in its process group.
+        gateway.stop()
         if stopping.is_set():
-            gateway.stop()
             return
         restarts += 1
         place.restarts.write_text(f"{restarts}\n")

@@ -6,6 +6,7 @@ daemonized master, a deploy slot's supervisor). A zombie counts as gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -62,3 +63,11 @@ def stop(pid: int, sig: int, timeout: float) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of process group `pgid`: a program started in its own session
+    (runtime/process.py) and the children it left behind, such as the workers of a
+    killed uvicorn parent, which would otherwise go on holding its port."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)

@@ -24,6 +24,7 @@ from types import TracebackType
 import structlog
 
 from gristops.errors import ExternalProgramError, Unavailable
+from gristops.runtime import pids
 
 log = structlog.get_logger("gristops.runtime")
 TAIL_LINES = 12
@@ -210,10 +211,16 @@ class Service:
             time.sleep(0.05)
 
     def stop(self) -> int | None:
-        """Stop the program (signal, then SIGKILL after stop_timeout); its exit status."""
+        """Stop the program (signal, then SIGKILL after stop_timeout); its exit status.
+
+        Whatever it leaves in its process group (children of a program that crashed or
+        was killed) is killed too."""
         process = self.process
-        if process is None or process.poll() is not None:
-            return process.returncode if process else None
+        if process is None:
+            return None
+        if process.poll() is not None:
+            pids.kill_group(process.pid)
+            return process.returncode
         try:
             process.send_signal(self.stop_signal)
             return process.wait(self.stop_timeout)
@@ -222,6 +229,7 @@ class Service:
             process.kill()
             return process.wait()
         finally:
+            pids.kill_group(process.pid)
             log.info("service stopped", service=self.name, status=process.returncode)
 
     def __enter__(self) -> Service:
