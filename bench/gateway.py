@@ -4,20 +4,22 @@
 
 (a) GET 100 records of a 10,000-row table with a filter and a sort, N
     concurrent clients: requests/s and p50/p95/p99, and the ratio to a bare
-    FastAPI + uvicorn endpoint answering the same pre-built JSON in this run:
-    a repeated read (a cache hit), a read that misses the cache every time (a
-    query string never seen before: the query runs), and a revalidation that
-    gets 304 Not Modified;
+    FastAPI + uvicorn endpoint (one process) answering the same pre-built JSON
+    in this run: a repeated read (a cache hit), a read that misses the cache
+    every time (a query string never seen before: the query runs), and a
+    revalidation that gets 304 Not Modified; the gateway with 1 worker, then
+    with its default (one per CPU), and the ratio between the two; the
+    gateway's /metrics total against the requests wrk counted;
 (b) the same reads while 5 clients log in continuously (bcrypt cost 12);
-(c) the gateway's resident memory;
+(c) the gateway's resident memory (all its processes);
 (d) access rules: GET 100 records of a 100,000-row table shared by 1,000
     users, as one of them under the row rule `rec.user == user.id` (exactly
     their 100 rows), against the same read by a role without a rule; with
     and without a sort; then the file store's reads alone, in this process
     (best of several interleaved rounds). Goal: the rule costs at most 1.2x.
 
-Both servers are real uvicorn processes on 127.0.0.1; the load comes from
-this process (httpx, asyncio). Figures are printed, never asserted.
+All servers are real uvicorn processes on 127.0.0.1; the load comes from wrk
+on this machine. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -41,8 +45,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gristops.config.model import ServerSection  # noqa: E402
+from gristops.gateway.workers import worker_count  # noqa: E402
 from tests.conftest import SHOP_GRIST  # noqa: E402
-from tests.gateway_harness import free_port, running_gateway  # noqa: E402
+from tests.gateway_harness import Gateway, free_port, running_gateway  # noqa: E402
 
 ROWS = 10_000
 QUERY = {
@@ -177,6 +183,19 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def gateway_rss_mb(pid: int) -> float:
+    """The uvicorn parent and its workers."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return rss_mb(pid) + sum(rss_mb(int(child)) for child in children)
+
+
+def served(gateway: Gateway) -> float:
+    """The gateway's count of the benchmarked route, as one /metrics scrape gives it."""
+    text = httpx.get(gateway.url + "/metrics", timeout=30).text
+    pattern = r'^gristops_http_requests_total\{[^}]*route="/api/docs/\{docId\}/tables/\{tableId\}/records"[^}]*\} (\S+)$'
+    return sum(float(m.group(1)) for m in re.finditer(pattern, text, re.MULTILINE))
+
+
 def start_bare(body_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
@@ -212,6 +231,35 @@ def row(name: str, r: dict[str, float]) -> str:
     )
 
 
+@dataclass
+class Runs:
+    hit: dict[str, float]
+    miss: dict[str, float]
+    revalidated: dict[str, float]
+    mixed: dict[str, float]
+    logins: dict[str, float]
+    mismatch: float  # /metrics minus wrk's count, for the cache-hit run
+
+
+def measure(gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path]) -> Runs:
+    """(a) hits, misses, revalidations; (b) reads during logins; /metrics against wrk."""
+    token = gateway.login(*ADMIN)
+    auth = {"Authorization": f"Bearer {token}"}
+    url = gateway.url + PATH + "?" + urlencode(QUERY)
+    etag = httpx.get(url, headers=auth).headers["etag"]
+    before = served(gateway)
+    hit = result(wrk(url, clients, seconds, scripts["report"], auth))
+    time.sleep(1)  # the requests in flight at wrk's deadline finish
+    mismatch = served(gateway) - before - hit["requests"]
+    miss = result(wrk(url, clients, seconds, scripts["miss"], auth))
+    revalidated = result(
+        wrk(url, clients, seconds, scripts["report"], {**auth, "If-None-Match": etag})
+    )
+    logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
+    mixed = result(wrk(url, clients, seconds, scripts["report"], auth))
+    return Runs(hit, miss, revalidated, mixed, result(logins), mismatch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -223,6 +271,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk: apt-get install wrk")
     levels = [int(c) for c in args.clients.split(",")]
+    default = worker_count(ServerSection())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_document(root)
@@ -235,48 +284,59 @@ def main() -> None:
         if args.only_rules:
             bench_rules(root, levels, args.seconds, miss)
             return
-        with running_gateway(root, extra="log: {level: warning}\n") as gateway:
-            token = gateway.login(*ADMIN)
-            auth = {"Authorization": f"Bearer {token}"}
-            url = gateway.url + PATH + "?" + urlencode(QUERY)
-            first = httpx.get(url, headers=auth)
-            body, etag = first.content, first.headers["etag"]
-            assert len(json.loads(body)["records"]) == 100
-            body_path = root / "body.json"
-            body_path.write_bytes(body)
-            bare, bare_url = start_bare(body_path)
-            try:
-                print(
-                    f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run, load by wrk"
-                )
+        query = PATH + "?" + urlencode(QUERY)
+        with running_gateway(root, extra="log: {level: warning}\nserver: {workers: 1}\n") as gw:
+            token = gw.login(*ADMIN)
+            body = httpx.get(gw.url + query, headers={"Authorization": f"Bearer {token}"}).content
+        assert len(json.loads(body)["records"]) == 100
+        body_path = root / "body.json"
+        body_path.write_bytes(body)
+        print(
+            f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run,"
+            f" load by wrk; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+        )
+        bare, bare_url = start_bare(body_path)
+        try:
+            baseline = {c: result(wrk(bare_url + query, c, args.seconds, report)) for c in levels}
+        finally:
+            bare.terminate()
+            bare.wait(10)
+        scripts = {"report": report, "login": login, "miss": miss}
+        rps: dict[tuple[int, int, str], float] = {}
+        for workers in sorted({1, default}):
+            extra = f"log: {{level: warning}}\nserver: {{workers: {workers}}}\n"
+            with running_gateway(root, extra=extra) as gateway:
+                time.sleep(2)  # every worker has built its app
                 for clients in levels:
-                    base = result(
-                        wrk(bare_url + PATH + "?" + urlencode(QUERY), clients, args.seconds, report)
-                    )
-                    gw = result(wrk(url, clients, args.seconds, report, auth))
-                    missed = result(wrk(url, clients, args.seconds, miss, auth))
-                    revalidated = result(
-                        wrk(url, clients, args.seconds, report, {**auth, "If-None-Match": etag})
-                    )
+                    runs = measure(gateway, clients, args.seconds, scripts)
+                    rps[workers, clients, "hit"] = runs.hit["rps"]
+                    rps[workers, clients, "miss"] = runs.miss["rps"]
+                    name = f"{workers} worker{'s' if workers > 1 else ''}, {clients} clients"
+                    base = baseline[clients]
                     print(row(f"bare FastAPI, {clients} clients", base))
-                    for name, run in (
-                        ("(a) gateway, cache hit", gw),
-                        ("    gateway, cache miss", missed),
-                        ("    gateway, 304 revalidation", revalidated),
+                    for label, run in (
+                        (f"(a) gateway {name}, cache hit", runs.hit),
+                        ("    cache miss", runs.miss),
+                        ("    304 revalidation", runs.revalidated),
                     ):
-                        print(row(f"{name}, {clients}", run))
+                        print(row(label, run))
                         print(f"    throughput ratio to bare: {run['rps'] / base['rps']:.2f}")
-                    logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, args.seconds, login)
-                    mixed = result(wrk(url, clients, args.seconds, report, auth))
-                    logged = result(logins)
-                    print(row(f"(b) gateway + 5 logging in, {clients}", mixed))
-                    print(row("    the logins themselves", logged))
-                print(
-                    f"(c) gateway RSS: {rss_mb(gateway.process.pid):.0f} MB (bare endpoint: {rss_mb(bare.pid):.0f} MB)"
-                )
-            finally:
-                bare.terminate()
-                bare.wait(10)
+                    print(
+                        f"    /metrics minus wrk's count (cache hits): {runs.mismatch:+.0f}"
+                        " (wrk does not count the requests in flight at its deadline)"
+                    )
+                    print(row(f"(b) gateway {name} + 5 logging in", runs.mixed))
+                    print(row("    the logins themselves", runs.logins))
+                rss = gateway_rss_mb(gateway.process.pid)
+                print(f"(c) gateway RSS, {workers} workers: {rss:.0f} MB")
+        if default > 1:
+            for clients in levels:
+                for kind in ("hit", "miss"):
+                    ratio = rps[default, clients, kind] / rps[1, clients, kind]
+                    print(
+                        f"throughput {default} workers / 1 worker, {clients} clients,"
+                        f" cache {kind}: {ratio:.2f}x"
+                    )
         bench_rules(root, levels, args.seconds, miss)
 
 
