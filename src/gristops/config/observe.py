@@ -228,7 +228,7 @@ class StatusSection(Section):
         10.0, ge=1, le=300, description="How often request counts are sampled for the charts."
     )
     history_minutes: int = Field(
-        360, ge=10, le=1440, description="Minutes of request history kept in memory."
+        360, ge=10, le=1440, description="Minutes of request history kept in the state DB."
     )
 
 
