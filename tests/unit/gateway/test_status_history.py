@@ -87,3 +87,13 @@ def test_a_worker_taking_over_the_sampling_goes_on_from_the_last_sample(state: S
     other_run.record(Totals(requests=100), T0 + 20)  # its baseline
     other_run.record(Totals(requests=103), T0 + 30)
     assert [p["requests"] for p in takeover.series(T0 + 30, 1)] == [12]
+
+
+def test_a_sample_read_before_a_newer_one_adds_nothing(state: StateDB) -> None:
+    """Two workers sampling at once: the one that read the totals first may commit last."""
+    one, two = RequestHistory(state, 60, "run-1"), RequestHistory(state, 60, "run-1")
+    one.record(Totals(requests=0), T0)
+    two.record(Totals(requests=9), T0 + 5)
+    one.record(Totals(requests=8), T0 + 5)  # older than what is recorded
+    one.record(Totals(requests=10), T0 + 6)
+    assert [p["requests"] for p in one.series(T0 + 6, 1)] == [10]

@@ -43,8 +43,6 @@ class Totals:
     buckets: dict[float, float] = field(default_factory=dict)  # upper bound -> cumulative count
 
     def minus(self, older: Totals) -> Totals:
-        if self.requests < older.requests:
-            return self  # counters restarted: everything is new
         return Totals(
             self.requests - older.requests,
             self.errors - older.errors,
@@ -103,9 +101,11 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
 class RequestHistory:
     """Per-minute request totals in `request_minutes`, the last `minutes` of them.
 
-    `gateway` names the counters sampled (one `gristops serve` run): the totals it
-    last sampled are kept beside the minutes, so a worker taking over the sampling
-    adds exactly what happened since, and a new run starts from its first sample."""
+    `gateway` names the counters sampled (one `gristops serve` run, whose counters
+    never go back): the totals it last sampled are kept beside the minutes, so any
+    worker may sample (the leader on its clock, the one answering the page just
+    before) and adds exactly what happened since; a new run starts from its first
+    sample."""
 
     def __init__(self, state: StateDB, minutes: int, gateway: str) -> None:
         self.state = state
@@ -119,7 +119,10 @@ class RequestHistory:
             row = conn.execute(
                 "SELECT totals FROM request_baselines WHERE gateway = ?", (self.gateway,)
             ).fetchone()
-            delta = Totals() if row is None else totals.minus(_decode(row[0]))
+            baseline = None if row is None else _decode(row[0])
+            if baseline is not None and totals.requests < baseline.requests:
+                return  # read before another worker's newer sample: nothing new in it
+            delta = Totals() if baseline is None else totals.minus(baseline)
             row = conn.execute(
                 "SELECT requests, errors, duration_sum, buckets FROM request_minutes"
                 " WHERE minute = ?",

@@ -8,7 +8,8 @@ the access token in the Authorization header. A strict Content-Security-Policy
 allows nothing but this origin's own files.
 
 The charts draw the per-minute history in the state DB (status/history.py),
-which one worker of the gateway samples while the app runs.
+which one worker of the gateway samples while the app runs, and the worker
+answering the page just before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gristops.gateway.jsonbody import JSONBody
 from gristops.gateway.permissions import effective_rules
 from gristops.gateway.schemas import error_responses
 from gristops.gateway.status.data import FAILED, OK, ops_components, recent_errors
-from gristops.gateway.status.history import RequestHistory
+from gristops.gateway.status.history import RequestHistory, read_totals
 from gristops.gateway.status.ops import ops_data
 
 ADMIN_ROLE = "admin"
@@ -79,6 +80,8 @@ async def data(request: Request, _: Annotated[Principal, Depends(require_admin)]
     ctx: GatewayContext = request.app.state.ctx
     now = time.time()
     history = _history(request.app)
+    # Up to now, not to the last sample: the page shows the request that loaded it.
+    await anyio.to_thread.run_sync(lambda: history.record(read_totals(ctx.metrics.registry), now))
     span = await anyio.to_thread.run_sync(history.span, now, CHART_MIN_MINUTES, CHART_MINUTES)
     requests = await anyio.to_thread.run_sync(history.series, now, span)
     ops = await anyio.to_thread.run_sync(ops_data, ctx.config, ctx.state, now)
