@@ -128,11 +128,11 @@ def test_a_killed_worker_is_replaced_and_its_requests_stay_counted(gateway: Gate
 
 
 def test_wrong_passwords_spread_over_workers_lock_the_account(gateway: Gateway) -> None:
-    email, password = "manager@shop.test", "wrong-password-1"
+    email, guess = "manager@shop.test", "not-the-one-1"
     answers = []
     for _ in range(4):
         with gateway.client() as c:
-            answers.append(c.post("/auth/login", json={"email": email, "password": password}))
+            answers.append(c.post("/auth/login", json={"email": email, "password": guess}))
     assert [a.status_code for a in answers] == [401] * 4
     for _ in range(4):  # whichever worker answers, the lockout holds, right password or not
         with gateway.client() as c:
@@ -171,3 +171,19 @@ def test_the_status_history_shows_the_requests_of_both_workers(gateway: Gateway)
         time.sleep(0.5)
     logins_and_refreshes = charted - served
     assert 0 <= logins_and_refreshes < 30  # /ready and the auth calls, never twice
+
+
+def test_a_write_through_one_worker_is_read_by_every_worker(gateway: Gateway) -> None:
+    """Each worker caches answers by the document's version, which any write changes."""
+    auth = {"Authorization": f"Bearer {gateway.login(*ADMIN)}"}
+    products = "/api/docs/Shop/tables/Products/records"
+
+    def prices() -> set[float]:
+        answers = [get(gateway, products, headers=auth).json() for _ in range(8)]
+        return {next(r["fields"]["price"] for r in a["records"] if r["id"] == 1) for a in answers}
+
+    (before,) = prices()  # both workers' caches hold the answer now
+    with gateway.client() as c:
+        patch = {"records": [{"id": 1, "fields": {"price": before + 1}}]}
+        assert c.patch(products, headers=auth, json=patch).status_code == 200
+    assert prices() == {before + 1}

@@ -114,7 +114,7 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
     leadership = Leadership(run_dir)
     tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)
-    cache = ResponseCache(config.server.response_cache_bytes, metrics.registry)
+    cache = ResponseCache(config.server.response_cache_bytes, metrics.values)
     salt = hashlib.sha256(config.model_dump_json(include={"roles", "auth"}).encode()).digest()
     ctx = GatewayContext(config, store, state, tokens, auth, metrics, cache, salt)
 
@@ -122,8 +122,8 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("gateway started", version=__version__, store=config.store_kind)
         # Once per gateway, not once per worker: the store probe and the status history.
-        sampling = history.sampling(metrics.registry, config.observe.status.sample_seconds)
-        async with leadership.running(probe.running(), sampling):
+        sampling = history.sample_forever(metrics.registry, config.observe.status.sample_seconds)
+        async with leadership.running([probe.running()], [sampling]):
             yield
         await store.aclose()
         state.close()

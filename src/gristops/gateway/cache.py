@@ -89,8 +89,9 @@ class ResponseCache:
         )
         self.size = Gauge(
             "gristops_response_cache_bytes",
-            "Bytes of answers held in the cache.",
+            "Bytes of answers held in the cache (of every live worker: each has its own).",
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
     def get(self, etag: str) -> bytes | None:

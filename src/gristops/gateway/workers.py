@@ -22,7 +22,7 @@ import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 from typing import IO
@@ -117,16 +117,21 @@ class Leadership:
             self._lock = None
 
     @contextlib.asynccontextmanager
-    async def running(self, *jobs: AbstractAsyncContextManager[object]) -> AsyncIterator[None]:
-        """Run `jobs` (async context managers) while this worker leads; wait for the lead."""
+    async def running(
+        self,
+        contexts: Iterable[AbstractAsyncContextManager[object]] = (),
+        loops: Iterable[Coroutine[object, object, None]] = (),
+    ) -> AsyncIterator[None]:
+        """While the app runs: wait to lead, then enter `contexts` and run `loops`."""
+        contexts, loops = list(contexts), list(loops)
 
         async def lead() -> None:
             while not self.acquire():
                 await asyncio.sleep(LEADER_POLL_SECONDS)
             async with AsyncExitStack() as stack:
-                for job in jobs:
-                    await stack.enter_async_context(job)
-                await asyncio.Event().wait()  # until cancelled at shutdown
+                for context in contexts:
+                    await stack.enter_async_context(context)
+                await asyncio.gather(*loops, asyncio.Event().wait())  # until cancelled
 
         task = asyncio.create_task(lead(), name="gristops-leader")
         try:
@@ -135,4 +140,6 @@ class Leadership:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            for loop in loops:
+                loop.close()  # never started when this worker did not lead
             self.release()

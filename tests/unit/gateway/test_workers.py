@@ -100,14 +100,14 @@ def test_the_leader_runs_the_jobs_and_a_follower_waits(
 
     async def scenario() -> None:
         leader, follower = Leadership(tmp_path), Leadership(tmp_path)
-        async with leader.running(Job("leader")):
+        async with leader.running([Job("leader")]):
             await asyncio.sleep(0.05)
-            async with follower.running(Job("follower")):
+            async with follower.running([Job("follower")]):
                 await asyncio.sleep(0.05)
                 assert started == ["leader"]
             # the follower gave up waiting when its app stopped
         assert started == ["leader", "leader stopped"]
-        async with follower.running(Job("follower")):
+        async with follower.running([Job("follower")]):
             await asyncio.sleep(0.05)
         assert started[-2:] == ["follower", "follower stopped"]
 

@@ -11,11 +11,9 @@ page from it, so the charts show the whole gateway and outlive a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import anyio.to_thread
@@ -182,9 +180,8 @@ class RequestHistory:
             )
         return points
 
-    @contextlib.asynccontextmanager
-    async def sampling(self, registry: CollectorRegistry, seconds: float) -> AsyncIterator[None]:
-        """Sample `registry` every `seconds` while the context is open."""
+    async def sample_forever(self, registry: CollectorRegistry, seconds: float) -> None:
+        """Sample `registry` every `seconds` until cancelled."""
 
         def sample() -> None:
             try:
@@ -192,18 +189,9 @@ class RequestHistory:
             except GristopsError as exc:  # a busy state DB costs one sample, not the sampler
                 log.warning("request history not recorded", error=exc.message)
 
-        async def sample_forever() -> None:
-            while True:
-                await anyio.to_thread.run_sync(sample)
-                await asyncio.sleep(seconds)
-
-        task = asyncio.create_task(sample_forever(), name="gristops-status-history")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        while True:
+            await anyio.to_thread.run_sync(sample)
+            await asyncio.sleep(seconds)
 
 
 def _buckets(totals: Totals) -> str:
