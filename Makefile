@@ -6,7 +6,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
-.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist
+.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist arm64
 
 install:
 	$(PIP) install -q -e .
@@ -46,3 +46,7 @@ bench: install-dev
 bench-grist: install-dev install-grist-peer
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/grist.py
+
+# gristops on Debian bookworm arm64 under qemu-user (root; ~7 min cold, the root is then cached).
+arm64:
+	PYTHON=$(PYTHON) bash .ci/arm64

@@ -13,6 +13,9 @@ import traceback
 
 import typer
 
+# typer ships its own copy of click: usage errors derive from that copy's ClickException.
+from typer._click.exceptions import ClickException
+
 from gristops import __version__
 from gristops.cli import (
     agent_cmd,
@@ -97,12 +100,10 @@ def main() -> None:
         sys.exit(INTERRUPTED)
     except KeyboardInterrupt:
         sys.exit(INTERRUPTED)
+    except ClickException as exc:  # a usage mistake: click's own message, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: say so in one line, not a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("GRISTOPS_DEBUG"):
             traceback.print_exc()
         err.print(f"error: internal error: {type(exc).__name__}: {exc}")

@@ -1,4 +1,4 @@
-"""`gristops users add|passwd|disable|list`: manage rows of the users table.
+"""`gristops users add|passwd|disable|enable|set-role|delete|unlock|list`: the users table.
 
 Rows are reached through the Store protocol, so this works on an embedded
 `.grist` document and on a Grist server alike. Hashes are written as `$2b$`
@@ -19,9 +19,11 @@ import typer
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, err, load, out
 from gristops.config import Config
 from gristops.errors import BadRequest, NotFound
+from gristops.gateway.auth import email_digest
 from gristops.gateway.passwords import check_email, check_strength, generate_password, make_hash
 from gristops.state.db import StateDB
 from gristops.state.sessions import RefreshSessions
+from gristops.state.throttle import FailureKey, LoginFailures
 from gristops.store.base import Record, RecordQuery, Store
 from gristops.store.factory import open_store
 
@@ -186,40 +188,99 @@ def passwd(
     else:
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     check_strength(password)
-
-    async def work(store: Store) -> int:
-        user = await _existing_user(cfg, store, email)
-        changes = {cfg.auth.users_table_schema.password_field: _hash(cfg, password)}
-        await store.update_records(
-            cfg.grist.document_id, cfg.auth.users_table, [{"id": user["id"], "fields": changes}]
-        )
-        return int(user["id"])
-
-    user_id = _run(cfg, work)
+    changes = {cfg.auth.users_table_schema.password_field: _hash(cfg, password)}
+    user_id = _update_user(cfg, email, changes)
     revoked = _revoke_sessions(cfg, user_id, "password changed")
     out.print(f"password of user {user_id} changed; {revoked} login(s) ended")
     if generated:
         out.print(f"password (shown only now): {generated}")
 
 
-@app.command()
-def disable(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
-    """Mark a user inactive and end their logins (refresh tokens are revoked at once)."""
-    cfg = load(config)
+def _update_user(cfg: Config, email: str, changes: dict[str, Any]) -> int:
+    """Apply `changes` to the row of `email`; its row id."""
 
     async def work(store: Store) -> int:
         user = await _existing_user(cfg, store, email)
-        changes = {cfg.auth.users_table_schema.active_field: False}
         await store.update_records(
             cfg.grist.document_id, cfg.auth.users_table, [{"id": user["id"], "fields": changes}]
         )
         return int(user["id"])
 
-    user_id = _run(cfg, work)
+    return _run(cfg, work)
+
+
+@app.command()
+def disable(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Mark a user inactive and end their logins (refresh tokens are revoked at once)."""
+    cfg = load(config)
+    user_id = _update_user(cfg, email, {cfg.auth.users_table_schema.active_field: False})
     revoked = _revoke_sessions(cfg, user_id, "disabled")
     out.print(
         f"disabled user {user_id}; {revoked} login(s) ended; access tokens already issued "
         f"expire within {cfg.auth.access_token_ttl} s"
+    )
+
+
+@app.command()
+def enable(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Mark a user active again: they can log in with their password."""
+    cfg = load(config)
+    user_id = _update_user(cfg, email, {cfg.auth.users_table_schema.active_field: True})
+    out.print(f"enabled user {user_id}")
+
+
+@app.command("set-role")
+def set_role(
+    email: EmailArg,
+    role: Annotated[str, typer.Argument(help="A role defined under roles:.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Give a user another role; their logins end so the new role applies at once."""
+    cfg = load(config)
+    _check_role(cfg, role)
+    user_id = _update_user(cfg, email, {cfg.auth.users_table_schema.role_field: role})
+    revoked = _revoke_sessions(cfg, user_id, "role changed")
+    out.print(f"user {user_id} now has the role {role}; {revoked} login(s) ended")
+
+
+@app.command()
+def delete(
+    email: EmailArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Delete a user's row and end their logins (asks first unless --yes)."""
+    cfg = load(config)
+
+    async def find(store: Store) -> int:
+        return int((await _existing_user(cfg, store, email))["id"])
+
+    user_id = _run(cfg, find)
+    if not yes:
+        typer.confirm(f"delete user {user_id} ({email})?", abort=True, err=True)
+
+    async def work(store: Store) -> None:
+        await store.delete_records(cfg.grist.document_id, cfg.auth.users_table, [user_id])
+
+    _run(cfg, work)
+    revoked = _revoke_sessions(cfg, user_id, "deleted")
+    out.print(f"deleted user {user_id} ({email}); {revoked} login(s) ended")
+
+
+@app.command()
+def unlock(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Clear a login lockout of an account (its failed attempts are forgotten)."""
+    cfg = load(config)
+    email = check_email(email)
+    if cfg.state_path.exists():
+        db = StateDB(cfg.state_path)
+        try:
+            LoginFailures(db).clear(FailureKey("account", email_digest(email)))
+        finally:
+            db.close()
+    out.print(
+        f"{email} can log in again; a locked client address unlocks by itself "
+        f"{cfg.auth.lockout} s after its last failure"
     )
 
 

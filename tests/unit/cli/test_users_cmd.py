@@ -1,4 +1,4 @@
-"""`gristops users add|passwd|disable|list` through the CLI entry point.
+"""`gristops users ...` (add, passwd, disable, enable, set-role, delete, unlock, list) via the CLI.
 
 The users table is the in-memory stand-in of tests/unit/gateway/test_auth_double.py
 (put in place of the configured store); the real stores are tested on their own.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from typer.testing import CliRunner
 from gristops.cli import users_cmd
 from gristops.cli.main import app, main
 from gristops.config import load_config
+from gristops.gateway.auth import email_digest
+from gristops.gateway.lockout import LoginThrottle
 from gristops.gateway.passwords import check_password
 from gristops.state.db import StateDB
 from gristops.state.sessions import RefreshSessions
+from gristops.state.throttle import LoginFailures
 from tests.unit.gateway.test_auth_double import MemoryUsers
 
 CONFIG = """\
@@ -264,7 +268,77 @@ def test_list_shows_users_without_their_hashes(
     assert all(set(u) == {"id", "email", "role", "active"} for u in listed)
 
 
-@pytest.mark.parametrize("command", ["add", "passwd", "disable", "list"])
+def test_enable_makes_a_disabled_user_active(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert users.rows[4]["active"] is False
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "enable", "bob@shop.test", "-c", str(config)
+    )
+    assert code == 0 and "enabled user 4" in out
+    assert users.rows[4]["active"] is True
+
+
+def test_set_role_changes_the_role_and_ends_the_users_logins(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sessions = session_of(config, 3)
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "set-role", "alice@shop.test", "admin", "-c", str(config)
+    )
+    assert code == 0 and "now has the role admin; 1 login(s) ended" in out
+    assert users.rows[3]["role"] == "admin"
+    assert sessions.rotate("tok-3", "next", now=1, expires_at=4e9).status == "revoked"
+    code, _, err = gristops(
+        monkeypatch, capsys, "users", "set-role", "alice@shop.test", "boss", "-c", str(config)
+    )
+    assert code == 2 and "unknown role 'boss'" in err
+    assert users.rows[3]["role"] == "admin"
+
+
+def test_delete_asks_first_and_removes_the_row_once_confirmed(
+    users: MemoryUsers, config: Path
+) -> None:
+    refused = CliRunner().invoke(
+        app, ["users", "delete", "dave@shop.test", "-c", str(config)], input="n\n"
+    )
+    assert refused.exit_code == 1 and "delete user 6 (dave@shop.test)?" in refused.output
+    assert 6 in users.rows
+    done = CliRunner().invoke(
+        app, ["users", "delete", "dave@shop.test", "--yes", "-c", str(config)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "deleted user 6" in done.output and 6 not in users.rows
+
+
+def test_unlock_lets_a_locked_out_account_log_in_again(
+    users: MemoryUsers,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = load_config(config)
+    throttle = LoginThrottle(LoginFailures(StateDB(cfg.state_path)), cfg.auth)
+    keys = throttle.keys(email_digest("alice@shop.test"), "192.0.2.7")
+    for _ in range(cfg.auth.max_failures_per_account):
+        throttle.failed(keys, now=time.time())
+    assert throttle.retry_after(keys[:1], time.time()) > 0
+    code, out, _ = gristops(
+        monkeypatch, capsys, "users", "unlock", "Alice@Shop.Test", "-c", str(config)
+    )
+    assert code == 0 and "Alice@Shop.Test can log in again" in out
+    assert throttle.retry_after(keys[:1], time.time()) == 0
+
+
+@pytest.mark.parametrize(
+    "command", ["add", "passwd", "disable", "enable", "set-role", "delete", "unlock", "list"]
+)
 def test_every_users_command_has_help(command: str) -> None:
     result = CliRunner().invoke(app, ["users", command, "--help"])
     assert result.exit_code == 0

@@ -3,7 +3,7 @@ a config, a settable clock and an AuthService wired to a real state DB and real 
 
 Only the few Store methods that authentication and user management call are
 here (find_records, fetch_record, fetch_records, add_records, update_records,
-aclose). It is a stand-in so these tests stay fast and focused on auth: the
+delete_records, aclose). It is a stand-in so these tests stay fast and focused on auth: the
 real stores are tested against recorded Grist behaviour in tests/unit/store and
 the gateway's integration tests log in through them. Its rows are the Users
 table of the Shop fixture document, read from the .grist file itself.
@@ -138,6 +138,11 @@ class MemoryUsers:
                 raise NotFound(f"Invalid row id {r['id']}")
         for r in records:
             self.rows[r["id"]].update(r["fields"])
+
+    async def delete_records(self, doc_id: str, table_id: str, row_ids: list[int]) -> None:
+        self._check(doc_id, table_id)
+        for row_id in row_ids:
+            self.rows.pop(row_id)
 
     async def aclose(self) -> None:
         pass
