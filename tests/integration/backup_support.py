@@ -29,9 +29,12 @@ def grow(doc: Path, megabytes: int) -> None:
         )
 
 
-def cli(config: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def cli(
+    config: Path, *args: str, check: bool = False, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "gristops", "backup", *args, "-c", str(config)],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.backup_support import cli, cli_json, install
+from tests.integration.backup_support import cli, cli_json, grow, install
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +30,23 @@ def test_run_list_verify_restore_drill_prune(tmp_path: Path) -> None:
     pruned = cli_json(config, "prune", "--dry-run")
     assert pruned[0]["dry_run"] and pruned[0]["kept"]
     assert cli(config, "restore", "20200101T000000000Z-abcdef").returncode == 3
+
+
+def test_restore_onto_live_data_asks_first(tmp_path: Path) -> None:
+    config = install(tmp_path)
+    cli_json(config, "run")
+    doc = tmp_path / "data" / "docs" / "Shop.grist"
+    grow(doc, 1)  # changed since the backup
+    changed = doc.read_bytes()
+    for answer in ("n\n", ""):  # a no, or no answer at all (stdin closed)
+        refused = cli(config, "restore", "latest", stdin=answer)
+        assert refused.returncode == 1
+        assert "replace the live Shop.grist" in refused.stderr
+        assert "restore cancelled" in refused.stderr and "--yes" in refused.stderr
+        assert doc.read_bytes() == changed
+    accepted = cli(config, "restore", "latest", stdin="y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert doc.read_bytes() != changed
 
 
 def test_a_failing_target_does_not_stop_the_others(tmp_path: Path) -> None:

@@ -136,7 +136,7 @@ def test_kill_9_during_a_restore_leaves_the_live_document_untouched(tmp_path: Pa
     grow(doc, 1)
     before = _sha(doc)
     work = tmp_path / "data" / "backup-work"
-    process = spawn(config, "restore", snapshot)
+    process = spawn(config, "restore", snapshot, "--yes")
 
     def half_restored() -> bool:
         return any(p.stat().st_size > 8 << 20 for p in work.rglob("*.grist") if p.is_file())
@@ -144,7 +144,7 @@ def test_kill_9_during_a_restore_leaves_the_live_document_untouched(tmp_path: Pa
     _kill_when(process, half_restored)
     assert process.returncode == -signal.SIGKILL
     assert _sha(doc) == before
-    restored = cli_json(config, "restore", snapshot)
+    restored = cli_json(config, "restore", snapshot, "--yes")
     assert restored["files"][0]["previous"].endswith("Shop.grist.pre-restore")
     assert not any(work.iterdir())  # the killed run's scratch files were cleaned up
 

@@ -262,7 +262,7 @@ def test_backup_restore_point_in_time_in_place_and_to_a_directory(tmp_path: Path
     assert "later-row" in product_names(doc)
     assert "later-row" not in product_names(tmp_path / "out/Shop.grist")
 
-    in_place = cli(*restore, "--json", "-c", str(config_path))
+    in_place = cli(*restore, "--yes", "--json", "-c", str(config_path))
     assert in_place.returncode == 0, in_place.stderr
     [placed] = json.loads(in_place.stdout)["files"]
     names = product_names(doc)

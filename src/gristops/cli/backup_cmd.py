@@ -266,16 +266,24 @@ def restore(
             "2026-05-01T12:00:00Z; needs --doc.",
         ),
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Replace live documents without asking.")
+    ] = False,
     config: ConfigOption = DEFAULT_CONFIG,
     json: JsonOption = False,
 ) -> None:
-    """Restore documents (verified first, swapped in atomically), or every file --to DIR."""
+    """Restore documents (verified first, swapped in atomically), or every file --to DIR.
+
+    Replacing live documents asks first (the previous files are kept beside them).
+    """
     cfg = _load(config)
     if snapshot is None or point_in_time is not None:
+        _confirm_live_restore(cfg, doc or [], to, yes)
         restore_from_replica(cfg, snapshot, point_in_time, doc or [], to, json)
         return
     state = StateDB(cfg.state_path)
     archive, snapshot_id = _holding(cfg, snapshot, target)
+    _confirm_live_restore(cfg, doc or [], to, yes)
     with _reporter(json) as reporter:
         result = restore_snapshot(
             cfg, state, archive, snapshot_id, doc_ids=tuple(doc or ()), to_dir=to, reporter=reporter
@@ -293,6 +301,25 @@ def restore(
     for f in result.files:
         kept = f" (previous kept as {f.previous})" if f.previous else ""
         out.print(f"  {f.placed_at}{kept}")
+
+
+def _confirm_live_restore(cfg: Config, docs: list[str], to: Path | None, yes: bool) -> None:
+    """Ask before documents that exist are replaced; refuse when nobody says yes."""
+    if to is not None or yes:
+        return
+    live = sorted(p.name for p in cfg.docs_dir.glob("*.grist") if not docs or p.stem in docs)
+    if not live:
+        return
+    question = f"replace the live {', '.join(live)} in {cfg.docs_dir} with the restored copy?"
+    try:
+        replace = typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # no answer: stdin closed
+        replace = False
+    if not replace:
+        raise GristopsError(
+            "restore cancelled: the live documents are untouched",
+            "pass --yes to restore without asking, or --to DIR to write the files elsewhere",
+        )
 
 
 @app.command()
@@ -356,4 +383,8 @@ def keygen(
     recipient = generate_identity(dest)
     out.print(f"wrote {dest} (0600): keep a copy off this host, it is needed to restore")
     out.print("add to gristops.yaml:")
-    out.print(f"backup:\n  encryption:\n    recipients: [{recipient}]\n    identity_file: {dest}")
+    # markup=False: rich would take "[age1...]" for a style tag and drop it.
+    out.print(
+        f"backup:\n  encryption:\n    recipients: [{recipient}]\n    identity_file: {dest}",
+        markup=False,
+    )
