@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -18,14 +20,85 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_sample_then_check_round_trips(tmp_path: Path) -> None:
-    sample = run("config", "sample")
-    assert sample.returncode == 0
-    path = tmp_path / "gristops.yaml"
-    path.write_text(sample.stdout)
-    checked = run("config", "check", "-c", str(path))
+def test_init_then_check_is_ok_and_a_sample_without_its_document_is_not(tmp_path: Path) -> None:
+    assert run("init", "--dir", str(tmp_path)).returncode == 0
+    checked = run("config", "check", "-c", str(tmp_path / "gristops.yaml"))
     assert checked.returncode == 0, checked.stderr
     assert "ok (embedded .grist files" in checked.stdout
+    sample = run("config", "sample")
+    assert sample.returncode == 0
+    path = tmp_path / "sample" / "gristops.yaml"
+    path.parent.mkdir()
+    path.write_text(sample.stdout)
+    assert run("config", "check", "--no-store", "-c", str(path)).returncode == 0
+    checked = run("config", "check", "-c", str(path))
+    assert checked.returncode == 2
+    assert "grist.document_id: no document" in checked.stderr
+
+
+def _config_of_init(tmp_path: Path, **replace: str) -> Path:
+    """The config `gristops init` writes, with some of its lines replaced."""
+    assert run("init", "--dir", str(tmp_path)).returncode == 0
+    path = tmp_path / "gristops.yaml"
+    text = path.read_text()
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        ('document_id: "Shop"', 'document_id: "Gone"', "grist.document_id: no document 'Gone'"),
+        ('users_table: "Users"', 'users_table: "People"', "has no table 'People'"),
+        (
+            'password_field: "password_hash"',
+            'password_field: "pw"',
+            "auth.users_table_schema.password_field: the table Users has no column 'pw'",
+        ),
+        (
+            "log:\n",
+            "backup: {encryption: {passphrase_file: /nonexistent/pass}}\nlog:\n",
+            "backup.encryption.passphrase_file: /nonexistent/pass does not exist",
+        ),
+        (
+            "log:\n",
+            "backup: {encryption: {identity_file: KEYDIR}}\nlog:\n",
+            "backup.encryption.identity_file: KEYDIR is not a file",
+        ),
+    ],
+)
+def test_check_fails_on_what_serve_would_fail_on_one_line_each(
+    tmp_path: Path, old: str, new: str, line: str
+) -> None:
+    keydir = str(tmp_path / "data" / "keys")
+    path = _config_of_init(tmp_path, **{old: new.replace("KEYDIR", keydir)})
+    (tmp_path / "data" / "keys").mkdir(exist_ok=True)
+    result = run("config", "check", "-c", str(path))
+    assert result.returncode == 2, result.stdout
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and line.replace("KEYDIR", keydir) in first
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_json_lists_every_problem(tmp_path: Path) -> None:
+    path = _config_of_init(
+        tmp_path,
+        **{
+            'email_field: "email"': 'email_field: "mail"',
+            'role_field: "role"': 'role_field: "kind"',
+        },
+    )
+    result = run("config", "check", "--json", "-c", str(path))
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [p.split(":")[0] for p in report["problems"]] == [
+        "auth.users_table_schema.email_field",
+        "auth.users_table_schema.role_field",
+    ]
 
 
 def test_check_reports_errors_in_one_line_each_with_a_hint(tmp_path: Path) -> None:
@@ -42,7 +115,7 @@ def test_check_reports_errors_in_one_line_each_with_a_hint(tmp_path: Path) -> No
 def test_check_json_warns_about_literal_secrets(tmp_path: Path) -> None:
     path = tmp_path / "gristops.yaml"
     path.write_text("grist: {base_url: 'http://127.0.0.1:9', api_key: literal, document_id: D}\n")
-    result = run("config", "check", "-c", str(path), "--json")
+    result = run("config", "check", "--no-store", "-c", str(path), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["store"] == "grist"
@@ -105,10 +178,13 @@ def test_check_reports_every_rule_problem_against_the_document(tmp_path: Path) -
     assert json.loads(ok.stdout)["rules_checked"] is True
 
 
-def test_check_without_the_document_warns_that_rules_were_not_checked(tmp_path: Path) -> None:
+def test_check_without_the_document_fails_and_no_store_only_warns(tmp_path: Path) -> None:
     path = tmp_path / "gristops.yaml"
     path.write_text("data_dir: data\ngrist: {document_id: Missing}\n")
     result = run("config", "check", "-c", str(path), "--json")
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["problems"][0].startswith("grist.document_id: no document")
+    result = run("config", "check", "--no-store", "-c", str(path), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["rules_checked"] is False
