@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import pty
+import re
+import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -149,3 +154,54 @@ def test_serve_without_a_config_says_so_in_one_line(tmp_path: Path) -> None:
     assert "no such config file" in result.stderr and "gristops init" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_port_in_use_is_one_human_line_with_a_hint(site: tuple[Path, dict[str, str]]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = gristops("serve", "-c", str(site[0] / "gristops.yaml"), "--port", str(port))
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"error: port {port} on 127.0.0.1 is already in use"
+    assert lines[1].startswith("hint: stop what listens there") and "--port" in lines[1]
+    assert len(lines) == 2 and "{" not in result.stderr
+
+
+def test_serve_on_a_terminal_logs_readable_lines_and_json_elsewhere(
+    site: tuple[Path, dict[str, str]],
+) -> None:
+    """stderr is a pseudo-terminal, as when a person runs `gristops serve` in a shell."""
+    require_gateway_app()
+    port = free_port()
+    config = str(site[0] / "gristops.yaml")
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gristops", "serve", "-c", config, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"gateway started" not in seen and time.monotonic() < deadline:
+            if select.select([primary], [], [], 1)[0]:
+                seen += os.read(primary, 4096)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        os.close(primary)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode(errors="replace"))  # colours off
+    [line] = [ln for ln in plain.splitlines() if "gateway started" in ln]
+    assert not line.lstrip().startswith("{")
+    assert "info" in line and "version=" in line
+    # The same start without a terminal (systemd, a pipe): JSON lines.
+    served = Served(site[0], free_port())
+    try:
+        served.wait_healthy()
+    finally:
+        served.stop()
+    started = [ln for ln in served.err.read_text().splitlines() if "gateway started" in ln]
+    assert json.loads(started[0])["event"] == "gateway started"

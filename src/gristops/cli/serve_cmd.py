@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
+import socket
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -13,7 +15,7 @@ import typer
 import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
-from gristops.errors import BadRequest
+from gristops.errors import BadRequest, GristopsError
 from gristops.gateway.slot_server import SlotServer
 from gristops.gateway.workers import prepare_run_dir, worker_count
 
@@ -49,6 +51,8 @@ def serve(
     # Each worker builds its app from the file (validated above) through app_factory().
     os.environ["GRISTOPS_CONFIG"] = str(Path(config).resolve())
     shown = f"[{bind_host}]" if ":" in bind_host else bind_host
+    if shared_fd is None:  # a deploy slot serves on a socket its supervisor already bound
+        _check_free(bind_host, bind_port, shown)
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a stop
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -80,6 +84,26 @@ def serve(
         return
     # A deploy slot: one process, which alone decides when it accepts on the shared socket.
     SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()
+
+
+def _check_free(host: str, port: int, shown: str) -> None:
+    """Refuse in one line when the address is taken (uvicorn would log a JSON record and exit 3).
+
+    Bound the way uvicorn binds (SO_REUSEADDR), then released at once for it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise GristopsError(f"cannot listen on {shown}:{port}: {exc.strerror}") from None
+            raise GristopsError(
+                f"port {port} on {shown} is already in use",
+                f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), "
+                "or pass --port / set server.port",
+            ) from None
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -117,7 +117,12 @@ class ServerSection(Section):
 
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
-    json_lines: bool = Field(True, alias="json", description="JSON lines (default) or console.")
+    json_lines: bool | None = Field(
+        None,
+        alias="json",
+        description="true: JSON lines; false: console lines; unset: console on a terminal, "
+        "else JSON. Log files are JSON always.",
+    )
     access: bool = Field(
         True, description="One line per HTTP request (method, route, status, ...)."
     )

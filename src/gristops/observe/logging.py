@@ -40,9 +40,15 @@ def _json_renderer() -> structlog.types.Processor:
 
 
 def configure_logging(
-    level: str = "info", json_lines: bool = True, file: LogFile | None = None
+    level: str = "info", json_lines: bool | None = True, file: LogFile | None = None
 ) -> None:
-    """Route structlog and stdlib logging (uvicorn's too) to stderr, and to `file` if given."""
+    """Route structlog and stdlib logging (uvicorn's too) to stderr, and to `file` if given.
+
+    `json_lines` None: readable lines when stderr is a terminal (a person runs it),
+    JSON otherwise (systemd's journal, a log shipper, a pipe).
+    """
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
     renderer: structlog.types.Processor = (
         _json_renderer() if json_lines else structlog.dev.ConsoleRenderer()
     )
