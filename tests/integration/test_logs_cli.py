@@ -32,6 +32,14 @@ NGINX = {
     "request_id": "edge0123456789",
 }
 
+# Lines as nginx writes its error log (local time, then level, pid#tid, connection).
+NGINX_ERRORS = (
+    "2026/01/01 10:00:01 [notice] 812#812: signal process started\n"
+    "2026/01/01 10:00:02 [error] 813#813: *7 connect() failed (111: Connection refused) "
+    "while connecting to upstream, client: 127.0.0.1\n"
+    "2026/01/01 10:00:03 [crit] 813#813: *8 SSL_do_handshake() failed\n"
+)
+
 
 def gristops(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -50,6 +58,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gristops(path, "agent", "--job", "broken")  # writes agent.log and ops.log
     logs = root / "data" / "logs"
     (logs / "nginx-access.log").write_text(json.dumps(NGINX) + "\n{broken json\n")
+    (logs / "nginx-error.log").write_text(NGINX_ERRORS)
     return path
 
 
@@ -62,6 +71,29 @@ def test_errors_from_every_service_are_found_by_level(config: Path) -> None:
     assert all(e["level"] in ("error", "critical") for e in entries)
     failed = next(e for e in entries if e["service"] == "agent" and e.get("event") == "job failed")
     assert failed["job"] == "broken" and failed["run_id"]
+
+
+def test_nginx_error_log_lines_have_their_time_level_and_message(config: Path) -> None:
+    result = gristops(config, "logs", "--service", "nginx", "--level", "error", "--json")
+    assert result.returncode == 0, result.stderr
+    entries = [json.loads(line) for line in result.stdout.splitlines()]
+    messages = [e["event"] for e in entries]
+    assert (
+        "connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1"
+        in messages
+    )
+    assert "SSL_do_handshake() failed" in messages
+    assert not any("signal process started" in m for m in messages)
+    text = gristops(config, "logs", "--service", "nginx", "--grep", "connect()")
+    [line] = text.stdout.splitlines()
+    assert line.startswith("2026-01-01 ") and " ERROR " in line
+
+
+def test_an_unknown_service_is_an_error(config: Path) -> None:
+    result = gristops(config, "logs", "--service", "gatway")
+    assert result.returncode == 2
+    assert "unknown service 'gatway'" in result.stderr
+    assert "gateway" in result.stderr.split("hint:")[1]
 
 
 def test_a_run_id_and_a_request_id_find_their_lines(config: Path) -> None:

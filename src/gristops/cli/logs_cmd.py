@@ -11,7 +11,16 @@ import typer
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load
 from gristops.errors import BadRequest
 from gristops.observe.logfiles import log_dir
-from gristops.observe.logread import LEVELS, LogEntry, LogFilter, parse_line, parse_since, search
+from gristops.observe.logread import (
+    LEVELS,
+    SERVICES,
+    LogEntry,
+    LogFilter,
+    log_sets,
+    parse_line,
+    parse_since,
+    search,
+)
 from gristops.observe.logtail import LogTailer
 
 _SKIP = frozenset({"time", "level", "event", "logger", "service", "timestamp"})
@@ -34,7 +43,7 @@ def logs(
     ] = None,
     service: Annotated[
         list[str] | None,
-        typer.Option("--service", help="gateway, agent, ops, nginx... (repeatable)."),
+        typer.Option("--service", help="gateway, agent, ops or nginx (repeatable)."),
     ] = None,
     lines: Annotated[
         int, typer.Option("--lines", "-n", min=1, help="Show at most the newest N lines.")
@@ -46,8 +55,9 @@ def logs(
 ) -> None:
     """Search the logs in data_dir/logs (rotated files included), oldest first."""
     cfg = load(config)
-    wanted = _filter(since, level, grep, request_id, service)
     directory = log_dir(cfg)
+    _check_services(service or [], {*SERVICES, *log_sets(directory).values()})
+    wanted = _filter(since, level, grep, request_id, service)
     # The tailer notes the files' ends before the search so no line falls in between.
     tailer = LogTailer(directory) if follow else None
     for entry in search(directory, wanted, limit=lines):
@@ -63,6 +73,15 @@ def logs(
             time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
         return
+
+
+def _check_services(asked: list[str], known: set[str]) -> None:
+    unknown = sorted(set(asked) - known)
+    if unknown:
+        raise BadRequest(
+            f"unknown service {', '.join(map(repr, unknown))}",
+            hint=f"use one of {', '.join(sorted(known))}",
+        )
 
 
 def _filter(

@@ -1,4 +1,5 @@
-"""Reading log lines back: gristops JSON lines, nginx's JSON access log, plain text.
+"""Reading log lines back: gristops JSON lines, nginx's JSON access log and its
+text error log, plain text.
 
 Every line becomes a `LogEntry` with the fields `gristops logs` filters on.
 Lines that are not what we expect (a truncated write, a plain-text line, an
@@ -22,10 +23,25 @@ from gristops.observe.logfiles import SUFFIX, rotated_files, service_of
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
-_ALIASES = {"warn": "warning", "fatal": "critical", "exception": "error", "notice": "info"}
+_ALIASES = {
+    "warn": "warning",
+    "fatal": "critical",
+    "exception": "error",
+    "notice": "info",
+    # nginx's error-log levels above error
+    "crit": "critical",
+    "alert": "critical",
+    "emerg": "critical",
+}
+# The processes that write under data_dir/logs; `gristops logs --service` takes these.
+SERVICES = ("gateway", "agent", "ops", "nginx")
 _TIME_KEYS = ("time", "timestamp", "time_iso8601", "@timestamp", "ts")
 _REQUEST_ID_KEYS = ("request_id", "x_request_id", "req_id", "http_x_request_id")
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+# nginx's error log: "2026/01/31 10:00:00 [error] 1234#0: *5 message" (local time).
+_NGINX_ERROR = re.compile(
+    r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$"
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +59,11 @@ class LogEntry:
 
     def as_json(self) -> dict[str, Any]:
         """The entry for `--json` output: its own fields plus the service it came from."""
-        data = dict(self.fields) if self.fields else {"event": self.event}
+        data = dict(self.fields)
+        data.setdefault("event", self.event)
         data.setdefault("level", self.level)
+        if self.time is not None:
+            data.setdefault("time", self.time.isoformat())
         data["service"] = self.service
         return data
 
@@ -120,6 +139,15 @@ def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _text_entry(raw: str, service: str) -> LogEntry:
+    """A line that is not JSON: nginx's error log has a time and a level, others are kept."""
+    found = _NGINX_ERROR.match(raw) if service == "nginx" else None
+    if found is None:
+        return LogEntry(service, None, "info", raw, None, raw)
+    when = datetime.strptime(found.group(1), "%Y/%m/%d %H:%M:%S").astimezone()
+    return LogEntry(service, when, normalize_level(found.group(2)), found.group(3), None, raw)
+
+
 def parse_line(line: str, service: str) -> LogEntry:
     """One line of a log file of `service`."""
     raw = line.rstrip("\n")
@@ -128,7 +156,7 @@ def parse_line(line: str, service: str) -> LogEntry:
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        return LogEntry(service, None, "info", raw, None, raw)
+        return _text_entry(raw, service)
     if service == "nginx":
         return _nginx_entry(data, raw)
     return LogEntry(
