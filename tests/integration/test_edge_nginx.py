@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -169,3 +170,24 @@ def test_a_changed_render_goes_live_on_reload(edge: Edge) -> None:
         assert httpx.get(f"{edge.https}/orders/42", verify=False).status_code == 404
     finally:
         edge.nginx.apply(live)
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_edge_check_changes_nothing(tmp_path: Path) -> None:
+    """`gristops edge check` on a fresh install: nginx -t runs, no file appears or changes."""
+    assert gristops("init", "--dir", str(tmp_path)).returncode == 0
+    config = tmp_path / "gristops.yaml"
+    before = _files(tmp_path)
+    checked = gristops("edge", "check", "-c", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert "edge config ok" in checked.stdout
+    assert _files(tmp_path) == before  # no certificate, log, state DB or nginx prefix
+
+
+def gristops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gristops", *args], capture_output=True, text=True, timeout=120
+    )

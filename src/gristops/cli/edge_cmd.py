@@ -18,7 +18,9 @@ app = typer.Typer(
 
 
 def _render(cfg: Config) -> str:
-    port, web_root = current_target(cfg, StateDB(cfg.state_path))
+    # No state DB yet: nothing deployed, and rendering (or checking) must not create one.
+    state = StateDB(cfg.state_path) if cfg.state_path.exists() else None
+    port, web_root = current_target(cfg, state)
     return render(cfg, upstream_port=port, web_root=web_root)
 
 

@@ -114,9 +114,12 @@ def watch(config: Config, place: SlotPlace) -> None:
             return
 
 
-def current_target(config: Config, state: StateDB) -> tuple[int, Path | None]:
-    """Where the edge should send traffic now: the slots' socket, else `gristops serve`'s port."""
-    if DeployRecords(state).active() is None:
+def current_target(config: Config, state: StateDB | None) -> tuple[int, Path | None]:
+    """Where the edge should send traffic now: the slots' socket, else `gristops serve`'s port.
+
+    `state` None: no state DB yet, so nothing was ever deployed.
+    """
+    if state is None or DeployRecords(state).active() is None:
         return config.server.port, config.edge.web_root
     link = web_link(config)
     return config.deploy.port, link if link.is_symlink() else None

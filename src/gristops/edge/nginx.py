@@ -7,9 +7,9 @@ previous file is put back (nginx itself keeps serving the old one meanwhile).
 
 from __future__ import annotations
 
-import os
 import re
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import structlog
 from gristops.config import Config
 from gristops.edge.layout import EdgePaths
 from gristops.edge.render import render
-from gristops.edge.tls.selfsigned import ensure_selfsigned
+from gristops.edge.tls.selfsigned import ensure_selfsigned, write_selfsigned
 from gristops.errors import ExternalProgramError, NginxConfigError, Unavailable
 from gristops.files import write_atomic
 from gristops.runtime import pids
@@ -65,19 +65,38 @@ class Nginx:
             return None
 
     def check(self, text: str) -> None:
-        """`nginx -t` on a candidate; NginxConfigError with nginx's own words when refused."""
-        self.prepare()
-        candidate = self.paths.prefix / f"nginx.conf.candidate.{os.getpid()}"
-        candidate.write_text(text, encoding="utf-8")
-        try:
-            result = nginx(self.paths.prefix, candidate, "-t", "-q", check=False)
-        finally:
-            candidate.unlink(missing_ok=True)
+        """`nginx -t` on a candidate; NginxConfigError with nginx's own words when refused.
+
+        It runs in a scratch copy of the edge's directories, so checking changes
+        nothing: no live file, log or certificate is written (a bootstrap
+        certificate not made yet is stood in for by a throwaway one).
+        """
+        with tempfile.TemporaryDirectory(prefix="gristops-edge-check-") as scratch:
+            root = Path(scratch)
+            candidate = root / "edge" / "nginx.conf"
+            candidate.write_text(self._in_scratch(text, root), encoding="utf-8")
+            result = nginx(candidate.parent, candidate, "-t", "-q", check=False)
         if result.returncode != 0:
             raise NginxConfigError(
                 f"nginx refused the rendered config: {_complaint(result.stderr or result.stdout, str(candidate), text)}",
                 "the live config is unchanged; fix the edge: section of gristops.yaml",
             )
+
+    def _in_scratch(self, text: str, root: Path) -> str:
+        """`text` with the directories nginx writes to (and a missing bootstrap pair) in `root`."""
+        p = self.paths
+        moves = {p.prefix: root / "edge", p.logs: root / "logs"}
+        if not (p.selfsigned_certificate.exists() and p.selfsigned_key.exists()):
+            moves[p.selfsigned_certificate] = root / "tls" / p.selfsigned_certificate.name
+            moves[p.selfsigned_key] = root / "tls" / p.selfsigned_key.name
+            write_selfsigned(
+                moves[p.selfsigned_certificate], moves[p.selfsigned_key], self.config.edge.server_name
+            )
+        for directory in (root / "edge" / "tmp", root / "logs"):
+            directory.mkdir(parents=True, exist_ok=True)
+        for live, scratch in moves.items():
+            text = text.replace(f'"{live}', f'"{scratch}')
+        return text
 
     def apply(self, text: str) -> bool:
         """Check `text`, make it the live config and reload a running nginx; False if unchanged."""
@@ -85,6 +104,7 @@ class Nginx:
         if previous == text:
             return False
         self.check(text)
+        self.prepare()
         write_atomic(self.paths.conf, text, 0o644)
         if previous is not None:
             write_atomic(self.paths.previous_conf, previous, 0o644)

@@ -60,6 +60,13 @@ def ensure_selfsigned(certificate: Path, key: Path, server_name: str) -> bool:
     """Write a self-signed pair unless both files hold a current one; True when it made one."""
     if key.exists() and _current(certificate):
         return False
+    write_selfsigned(certificate, key, server_name)
+    log.info("self-signed certificate created", certificate=str(certificate))
+    return True
+
+
+def write_selfsigned(certificate: Path, key: Path, server_name: str) -> None:
+    """Write a new self-signed pair for `server_name` (and localhost)."""
     certificate.parent.mkdir(parents=True, exist_ok=True)
     private = ec.generate_private_key(ec.SECP256R1())
     own_key = x509.SubjectKeyIdentifier.from_public_key(private.public_key())
@@ -94,5 +101,3 @@ def ensure_selfsigned(certificate: Path, key: Path, server_name: str) -> bool:
         sink.write(pem_key)
     os.chmod(key, 0o600)
     certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    log.info("self-signed certificate created", certificate=str(certificate))
-    return True
