@@ -11,6 +11,8 @@ import hashlib
 import json
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -375,3 +377,23 @@ def test_cors_is_off_unless_configured(gateway: Gateway) -> None:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
         )
     assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("size", [1_100_000, 4_000_000])
+def test_a_body_over_the_limit_gets_its_413_from_a_client_that_sends_it_all_first(
+    gateway: Gateway, admin: dict[str, str], size: int
+) -> None:
+    """urllib (like Dart's http) writes the whole body before it reads the answer: the
+    gateway must read the excess rather than close on it (the client would see a reset)."""
+    body = json.dumps({"records": [{"fields": {"name": "x" * size}}]}).encode()
+    request = urllib.request.Request(
+        gateway.url + RECORDS.format(table="Products"),
+        data=body,
+        method="POST",
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    for _ in range(3):  # a reset is a race: try it more than once
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 413
+        assert json.load(refused.value)["error"] == "request entity too large"

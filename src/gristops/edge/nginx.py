@@ -90,7 +90,9 @@ class Nginx:
             moves[p.selfsigned_certificate] = root / "tls" / p.selfsigned_certificate.name
             moves[p.selfsigned_key] = root / "tls" / p.selfsigned_key.name
             write_selfsigned(
-                moves[p.selfsigned_certificate], moves[p.selfsigned_key], self.config.edge.server_name
+                moves[p.selfsigned_certificate],
+                moves[p.selfsigned_key],
+                self.config.edge.server_name,
             )
         for directory in (root / "edge" / "tmp", root / "logs"):
             directory.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ import json
 import re
 import time
 import uuid
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,6 +79,13 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+# A refused body up to this size is read and dropped before the 413 goes out: a
+# client that writes its whole body before reading (urllib, Dart's http) would
+# otherwise see the connection reset instead of the answer. Past it, who sends
+# that much gets the 413 at once and the connection closes.
+DRAIN_BYTES = 16 << 20
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413, by Content-Length or while streaming."""
 
@@ -93,7 +99,9 @@ class BodyLimitMiddleware:
             return
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _send_json(send, 413, {"error": "request entity too large"})
+            if length.isdigit() and int(length) <= DRAIN_BYTES:
+                await _drain(scope, receive, 0)
+            await _refuse(send)
             return
         received = 0
         started = False
@@ -117,7 +125,8 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await _send_json(send, 413, {"error": "request entity too large"})
+                await _drain(scope, receive, received)
+                await _refuse(send)
 
 
 class _BodyTooLarge(PayloadTooLarge):
@@ -127,15 +136,34 @@ class _BodyTooLarge(PayloadTooLarge):
         super().__init__("request entity too large", "send a smaller body, or split the records")
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
+async def _drain(scope: Scope, receive: Receive, received: int) -> None:
+    """Read and drop the rest of the body, up to DRAIN_BYTES in all.
+
+    Not when the client asked `Expect: 100-continue`: it waits for our answer
+    before it sends anything, and reading would invite the body.
+    """
+    if _header(scope, b"expect") is not None:
+        return
+    while received <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def _refuse(send: Send) -> None:
+    """The 413, closing the connection (what is left of the body is not read)."""
+    data = json.dumps({"error": "request entity too large"}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": 413,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
             ],
         }
     )
