@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -397,3 +398,40 @@ def test_a_body_over_the_limit_gets_its_413_from_a_client_that_sends_it_all_firs
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 413
         assert json.load(refused.value)["error"] == "request entity too large"
+
+
+BEYOND_64_BITS = str(2**64)
+OUT_OF_RANGE = [
+    ("GET", f"?limit={BEYOND_64_BITS}", {}, "limit"),
+    ("GET", f"?limit={10**30}", {}, "limit"),
+    ("GET", f"?limit=-{BEYOND_64_BITS}", {}, "limit"),
+    ("GET", f"?offset={BEYOND_64_BITS}", {}, "offset"),
+    ("GET", f"?offset=-{BEYOND_64_BITS}", {}, "offset"),
+    ("GET", "", {"headers": {"X-Limit": BEYOND_64_BITS}}, "limit"),
+    ("GET", f"/{BEYOND_64_BITS}", {}, "rowId"),
+    ("GET", "/0", {}, "rowId"),
+    ("POST", "/list", {"json": {"limit": 2**64}}, "body.limit"),
+    ("POST", "/list", {"json": {"limit": 1e300}}, "body.limit"),
+    ("POST", "/list", {"json": {"offset": 2**64}}, "body.offset"),
+]
+
+
+@pytest.mark.parametrize(("method", "tail", "kwargs", "named"), OUT_OF_RANGE)
+def test_a_number_out_of_range_is_a_400_naming_it(
+    gateway: Gateway,
+    admin: dict[str, str],
+    method: str,
+    tail: str,
+    kwargs: dict[str, Any],
+    named: str,
+) -> None:
+    headers = {**admin, **kwargs.get("headers", {})}
+    with gateway.client() as c:
+        r = c.request(
+            method,
+            RECORDS.format(table="Products") + tail,
+            headers=headers,
+            json=kwargs.get("json"),
+        )
+    assert r.status_code == 400, r.text
+    assert named in r.text

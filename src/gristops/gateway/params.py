@@ -43,6 +43,9 @@ _SORT_ITEM = re.compile(r"^(-)?([A-Za-z0-9_]+)(?::([A-Za-z0-9_;]*))?$")
 _PARSE_INT = re.compile(r"^\s*([+-]?\d+)")
 _OFFSET = re.compile(r"^\s*\d+\s*$")
 _CELL_FORMATS: tuple[CellFormat, ...] = ("normal", "typed")
+# Row counts end up in SQL (SQLite's integers are 64-bit) or in Grist's URLs: larger
+# ones are refused here, naming the parameter, rather than failing deep inside.
+MAX_ROWS = 2**63 - 1
 _ON_MANY: tuple[OnMany, ...] = ("first", "none", "all")
 
 
@@ -133,7 +136,15 @@ def _limit(text: str | None) -> int | None:
 def _positive_limit(limit: int) -> int | None:
     if limit < 0:
         raise BadRequest("limit must not be negative", "use limit=0 (or none) for all rows")
-    return limit or None
+    return _at_most_max("limit", limit) or None
+
+
+def _at_most_max(name: str, value: int) -> int:
+    if value > MAX_ROWS:
+        raise BadRequest(
+            f"{name} must be at most {MAX_ROWS}", f"{name} counts rows; no table has that many"
+        )
+    return value
 
 
 def _offset(text: str | None) -> int:
@@ -143,7 +154,7 @@ def _offset(text: str | None) -> int:
         raise BadRequest(
             f'offset must be a whole number >= 0, not "{text}"', "offset counts rows to skip"
         )
-    return int(text)
+    return _at_most_max("offset", int(text))
 
 
 def record_query(
@@ -188,9 +199,11 @@ def records_list_query(body: JSON) -> RecordQuery:
     limit = body.get("limit")
     if limit is not None and not _is_number(limit):
         raise InvalidPayload("body.limit is not a number")
+    if limit is not None and limit > MAX_ROWS:
+        raise InvalidPayload(f"body.limit is more than {MAX_ROWS}")
     offset = body.get("offset", 0)
-    if not (type(offset) is int and offset >= 0):
-        raise InvalidPayload("body.offset is not a whole number >= 0")
+    if not (type(offset) is int and 0 <= offset <= MAX_ROWS):
+        raise InvalidPayload(f"body.offset is not a whole number from 0 to {MAX_ROWS}")
     hidden = body.get("hidden", False)
     if not isinstance(hidden, bool):
         raise InvalidPayload("body.hidden is not a boolean")
