@@ -1,6 +1,6 @@
 """The status page on a real gateway (uvicorn subprocess), drawn by headless Chromium.
 
-Chromium is driven over the DevTools protocol: the test logs in through the
+Chromium is driven over the DevTools protocol (tests/support/chromium.py): the test logs in through the
 page's own form, waits for the charts to have bars, and saves a screenshot
 (to docs/status-page.png with GRISTOPS_UPDATE_SCREENSHOTS=1).
 """
@@ -8,20 +8,15 @@ page's own form, waits for the charts to have bars, and saves a screenshot
 from __future__ import annotations
 
 import base64
-import itertools
-import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from websockets.sync.client import ClientConnection, connect
 
 from gristops.config import load_config
 from gristops.gateway.app import app_factory
@@ -30,6 +25,7 @@ from gristops.observe.logging import configure_process_logging
 from gristops.runtime.process import Service
 from gristops.state.db import StateDB
 from tests.gateway_harness import copy_shop, free_port, write_config
+from tests.support.chromium import Browser
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -45,39 +41,6 @@ def status_app() -> FastAPI:
         app.include_router(status.router)
     configure_process_logging(load_config(Path(os.environ["GRISTOPS_CONFIG"])), "gateway")
     return app
-
-
-class Browser:
-    """Just enough of the DevTools protocol: evaluate JS, wait for a condition, screenshot."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.ids = itertools.count(1)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        call_id = next(self.ids)
-        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=30))
-            if message.get("id") == call_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return dict(message.get("result", {}))
-
-    def eval(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    def wait_for(self, expression: str, timeout: float = 20) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.eval(expression)
-            if value:
-                return value
-            time.sleep(0.2)
-        raise AssertionError(
-            f"page never satisfied {expression!r}: {self.eval('document.body.innerText')}"
-        )
 
 
 def record_operations(state_path: Path) -> None:
@@ -132,35 +95,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with service:
         service.wait_ready(lambda: httpx.get(f"{url}/health", timeout=1).status_code == 200, 30)
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("chromium is not installed (make install-system)")
-    profile = tmp_path_factory.mktemp("chromium")
-    port = free_port()
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        f"--remote-debugging-port={port}",
-        "--remote-debugging-address=127.0.0.1",
-        "--window-size=1280,1500",
-        "about:blank",
-    ]
-    devtools = f"http://127.0.0.1:{port}/json/list"
-    with Service("chromium", [chromium, *flags], log_path=profile / "chromium.out") as service:
-        service.wait_ready(lambda: any(t["type"] == "page" for t in httpx.get(devtools).json()), 30)
-        page = next(t for t in httpx.get(devtools).json() if t["type"] == "page")
-        with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
-            yield Browser(ws)
 
 
 def token(url: str, email: str, password: str) -> str:

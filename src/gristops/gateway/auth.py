@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
 import structlog
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gristops.config import Config
 from gristops.config.model import UsersTableSchema
@@ -317,7 +318,15 @@ async def _run(func: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(partial(func, *args))
 
 
-async def require_principal(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI document, so /api/docs has an Authorize
+# button; the header itself is checked below, with the gateway's own errors.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="The access_token that POST /auth/login returns."
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def require_principal(request: Request, _declared: Bearer = None) -> Principal:
     """FastAPI dependency: the authenticated caller, or 401 AuthError."""
     ctx: GatewayContext = request.app.state.ctx
     principal = ctx.auth.principal_from_header(request.headers.get("authorization"))
