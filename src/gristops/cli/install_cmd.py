@@ -1,7 +1,16 @@
-"""`gristops install systemd`: write hardened systemd units for the gateway and the agent."""
+"""`gristops install systemd`: write hardened systemd units for the gateway and the agent.
+
+The units run as an unprivileged user that must own data_dir. As root the
+command creates that system user when it is missing and hands data_dir to it;
+otherwise it says which commands to run.
+"""
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +20,9 @@ import typer
 
 from gristops.agent.systemd import Mode, UnitOptions, render_units
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.config import Config
 from gristops.errors import GristopsError
+from gristops.runtime.process import run
 
 app = typer.Typer(help="Install gristops into the system (systemd units).", no_args_is_help=True)
 
@@ -69,8 +80,49 @@ def systemd(
     enable = sorted(n for n in units if n.endswith(".timer") or n.endswith("agent.service"))
     enable.insert(0, "gristops-gateway.service")
     if as_json:
-        emit_json({"directory": str(out_dir), "units": sorted(units), "enable": enable})
+        said = _service_user(cfg, user, group)
+        emit_json(
+            {"directory": str(out_dir), "units": sorted(units), "enable": enable, "user": said}
+        )
         return
     for name in sorted(units):
         out.print(f"wrote {out_dir / name}")
+    for line in _service_user(cfg, user, group):
+        out.print(line, markup=False)
     out.print(f"next: systemctl daemon-reload && systemctl enable --now {' '.join(enable)}")
+
+
+def _service_user(cfg: Config, user: str, group: str | None) -> list[str]:
+    """Make `user` exist and own data_dir (as root), or say what to run; what was done."""
+    data = cfg.data_dir
+    root = os.geteuid() == 0
+    said: list[str] = []
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        create = ["useradd", "--system", "--user-group", "--home-dir", str(data)]
+        create += ["--no-create-home", "--shell", "/usr/sbin/nologin", user]
+        if not root:
+            return [
+                f"next: sudo {shlex.join(create)}",
+                f"next: sudo chown -R {user}: {shlex.quote(str(data))}",
+            ]
+        run(create)
+        account = pwd.getpwnam(user)
+        said.append(f"created the system user {user}")
+    gid = grp.getgrnam(group).gr_gid if group else account.pw_gid
+    if not data.is_dir():
+        return [*said, f"next: `gristops init` (or a restore) makes {data}; then chown it to {user}"]
+    wrong = [
+        p
+        for p in (data, *data.rglob("*"))
+        if (p.lstat().st_uid, p.lstat().st_gid) != (account.pw_uid, gid)
+    ]
+    if not wrong:
+        return [*said, f"{data} is owned by {user}"]
+    if not root:
+        owner = f"{user}:{group}" if group else f"{user}:"
+        return [*said, f"next: sudo chown -R {owner} {shlex.quote(str(data))}"]
+    for path in wrong:
+        os.chown(path, account.pw_uid, gid, follow_symlinks=False)
+    return [*said, f"{data} now belongs to {user} ({len(wrong)} files and directories)"]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import configparser
+import os
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from gristops.cli import install_cmd
 from gristops.cli.main import app
 from gristops.errors import GristopsError
 
@@ -106,3 +110,44 @@ def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, GristopsError)
     assert "--mode" in result.exception.message
+
+
+def _install_for(tmp_path: Path, user: str) -> tuple[Path, str]:
+    """Units for a config whose data_dir exists under tmp_path; (data_dir, output)."""
+    data = tmp_path / "data"
+    (data / "docs").mkdir(parents=True)
+    (data / "docs" / "Shop.grist").write_bytes(b"")
+    config = tmp_path / "gristops.yaml"
+    config.write_text(CONFIG.replace("/srv/gristops/data", str(data)))
+    result = CliRunner().invoke(
+        app,
+        ["install", "systemd", "-c", str(config), "--out", str(tmp_path / "units"),
+         "--exec", shutil.which("true") or "/bin/true", "--user", user],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return data, result.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create users and chown")
+def test_as_root_the_service_user_is_created_and_owns_data(tmp_path: Path) -> None:
+    user = f"gristops-t{os.getpid()}"
+    try:
+        data, output = _install_for(tmp_path, user)
+        account = pwd.getpwnam(user)
+        assert f"created the system user {user}" in output
+        assert account.pw_shell == "/usr/sbin/nologin"
+        owned = [p.stat().st_uid for p in (data, *data.rglob("*"))]
+        assert owned == [account.pw_uid] * 3
+        assert f"now belongs to {user} (3 files and directories)" in output
+    finally:
+        subprocess.run(["userdel", user], check=False, capture_output=True)
+
+
+def test_without_root_it_says_what_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not root here is a stand-in: os.geteuid answers 1000, as for a person's account."""
+    monkeypatch.setattr(install_cmd.os, "geteuid", lambda: 1000)
+    data, output = _install_for(tmp_path, "gristops-no-such-user")
+    assert "next: sudo useradd --system --user-group" in output
+    assert f"next: sudo chown -R gristops-no-such-user: {data}" in output
+    _, output = _install_for(tmp_path / "again", "nobody")
+    assert "next: sudo chown -R nobody:" in output
