@@ -1,8 +1,9 @@
 # The test command of the README: installs what the tests need, then runs every check.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-# Real programs the integration tests run (Debian packages; pip wheels come from pyproject).
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium
+# Real programs the integration tests run (Debian packages; pip wheels come from pyproject);
+# curl and jq run the README's "Try it".
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
