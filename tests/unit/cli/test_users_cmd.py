@@ -343,3 +343,24 @@ def test_every_users_command_has_help(command: str) -> None:
     result = CliRunner().invoke(app, ["users", command, "--help"])
     assert result.exit_code == 0
     assert "--config" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["users", "add"], "Missing argument 'EMAIL'"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["init", "--bogus"], "No such option: --bogus"),
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
+    ],
+)
+def test_usage_mistakes_exit_2_with_clicks_message(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    code, _, err = gristops(monkeypatch, capsys, *args)
+    assert code == 2
+    assert message.casefold() in err.casefold()
+    assert "Usage: " in err and "internal error" not in err
