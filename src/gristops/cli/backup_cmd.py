@@ -278,8 +278,15 @@ def restore(
     """
     cfg = _load(config)
     if snapshot is None or point_in_time is not None:
-        _confirm_live_restore(cfg, doc or [], to, yes)
-        restore_from_replica(cfg, snapshot, point_in_time, doc or [], to, json)
+        restore_from_replica(
+            cfg,
+            snapshot,
+            point_in_time,
+            doc or [],
+            to,
+            json,
+            confirm=lambda: _confirm_live_restore(cfg, doc or [], to, yes),
+        )
         return
     state = StateDB(cfg.state_path)
     archive, snapshot_id = _holding(cfg, snapshot, target)

@@ -112,7 +112,10 @@ def _service_user(cfg: Config, user: str, group: str | None) -> list[str]:
         said.append(f"created the system user {user}")
     gid = grp.getgrnam(group).gr_gid if group else account.pw_gid
     if not data.is_dir():
-        return [*said, f"next: `gristops init` (or a restore) makes {data}; then chown it to {user}"]
+        return [
+            *said,
+            f"next: `gristops init` (or a restore) makes {data}; then chown it to {user}",
+        ]
     wrong = [
         p
         for p in (data, *data.rglob("*"))

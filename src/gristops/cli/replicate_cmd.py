@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -142,8 +143,12 @@ def restore_from_replica(
     docs: list[str],
     to: Path | None,
     json: bool,
+    confirm: Callable[[], None],
 ) -> None:
-    """`gristops backup restore --point-in-time TIME --doc ID [--to DIR]`: from the replica."""
+    """`gristops backup restore --point-in-time TIME --doc ID [--to DIR]`: from the replica.
+
+    `confirm` runs once the request is valid, before anything is restored.
+    """
     if snapshot is not None:
         raise BadRequest("give a snapshot or --point-in-time, not both", "drop one of them")
     if when is None:
@@ -158,6 +163,7 @@ def restore_from_replica(
         ) from None
     if not docs:
         raise BadRequest("--point-in-time needs --doc", "name each document to restore (doc id)")
+    confirm()
     files = []
     for doc_id in docs:
         if to is not None:
