@@ -48,6 +48,7 @@ bench-grist: install-dev install-grist-peer
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/grist.py
 
-# gristops on Debian bookworm arm64 under qemu-user (root; ~7 min cold, the root is then cached).
+# gristops on Debian bookworm arm64 under qemu-user (root). Not in `test`: 15-30 min on a busy
+# 2-core machine (pip under emulation); the bookworm root is cached in ~/.cache/gristops.
 arm64:
 	PYTHON=$(PYTHON) bash .ci/arm64
