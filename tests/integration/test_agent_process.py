@@ -25,7 +25,7 @@ JOBS = """\
 observe:
   agent:
     jobs:
-      - {name: check, command: [config, check], every: 2s}
+      - {name: check, command: [config, check, --no-store], every: 2s}
       - {name: broken, command: [config, no-such-verb], every: 1h}
 """
 
@@ -100,7 +100,7 @@ def test_the_agent_runs_jobs_reports_metrics_and_stops_cleanly_on_sigterm(tmp_pa
 def test_two_agents_on_one_data_dir_never_run_a_job_at_the_same_time(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
-        "observe:\n  agent:\n    jobs:\n      - {name: check, command: [config, check], every: 1s}\n",
+        "observe:\n  agent:\n    jobs:\n      - {name: check, command: [config, check, --no-store], every: 1s}\n",
     )
     with agent(config) as first, agent(config) as second:
         wait_until(lambda: len(runs(tmp_path)) >= 3, timeout=40)

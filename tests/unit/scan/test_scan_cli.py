@@ -110,7 +110,7 @@ def test_the_last_run_feeds_metrics_and_the_status_page(config: Path) -> None:
     assert component["status"] == "failed"
     assert component["detail"].startswith("1 high, 2 medium")
     registry = CollectorRegistry()
-    registry.register(OpsCollector(cfg, state, {"scan": metrics.metric_families}))
+    registry.register(OpsCollector(cfg, state, {"scan": metrics.metric_families}, registry))
     text = generate_latest(registry).decode()
     assert 'gristops_scan_findings{severity="high"} 1.0' in text
     assert 'gristops_scan_findings{severity="medium"} 2.0' in text
