@@ -73,11 +73,15 @@ def running_gateway(
     grist: str | None = None,
     env: dict[str, str] | None = None,
     roles: str = ROLES,
+    log_name: str = "gateway.log",
 ) -> Iterator[Gateway]:
-    """Start `gristops serve` for a config under `root`; always stop it."""
+    """Start `gristops serve` for a config under `root`; always stop it.
+
+    Several gateways may share `root` (and so one state DB), each with its own `log_name`.
+    """
     config = write_config(root, extra, grist, roles)
     port = free_port()
-    log_path = root / "gateway.log"
+    log_path = root / log_name
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gristops", "serve", "-c", str(config), "--port", str(port)],

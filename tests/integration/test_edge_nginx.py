@@ -18,6 +18,7 @@ from gristops.config import Config
 from gristops.edge.nginx import Nginx, render
 from gristops.errors import NginxConfigError
 from gristops.runtime.process import Service
+from tests.support.edge import loopback_edge
 
 pytestmark = pytest.mark.integration
 
@@ -55,21 +56,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     (web / "assets").mkdir(parents=True)
     (web / "index.html").write_text("<html>the app</html>" + " " * 2000)
     (web / "main.0123abcd9f.js").write_text("console.log('app');" * 200)
-    config = Config.model_validate(
-        {
-            "data_dir": str(root / "data"),
-            "grist": {"document_id": "Shop"},
-            "edge": {
-                "listen_address": "127.0.0.1",
-                "http_port": free_port(),
-                "https_port": free_port(),
-                "worker_user": "root",
-                "auth_rate_per_minute": 6,
-                "auth_burst": 2,
-                "max_body_bytes": 2048,
-            },
-        }
-    )
+    config = loopback_edge(root / "data", auth_rate_per_minute=6, auth_burst=2, max_body_bytes=2048)
     port = free_port()
     upstream = Service(
         "upstream",

@@ -16,6 +16,9 @@ DEFAULT_CSP = (
 )
 # ACME certificates (gristops tls): the default CA and the names HTTP-01 can validate.
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+# An edge upstream: `local` (this machine's gateway: gristops serve, or the active deploy slot)
+# or another gateway's host:port (IPv4, [IPv6] or a host name nginx resolves when it loads).
+UPSTREAM = re.compile(r"local|(?:[0-9.]+|\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}")
 HOST_NAME = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
@@ -46,6 +49,21 @@ class EdgeSection(Section):
         30, ge=1, description="Requests per minute per client address to /auth/."
     )
     auth_burst: int = Field(10, ge=0, description="Requests over the /auth/ rate let through.")
+    upstreams: tuple[str, ...] = Field(
+        ("local",),
+        description="Gateways nginx balances over: `local` (this machine's gateway, or its "
+        "active deploy slot) and other gateways as host:port, e.g. [local, 10.0.0.12:8484].",
+    )
+    upstream_max_fails: int = Field(
+        1,
+        ge=0,
+        le=100,
+        description="Failed attempts within upstream_fail_timeout that take a gateway out of "
+        "the rotation for upstream_fail_timeout (0: never; several upstreams only).",
+    )
+    upstream_fail_timeout: int = Field(
+        10, ge=1, le=3600, description="Seconds of the failure window and of the time out."
+    )
     upstream_keepalive: int = Field(
         16, ge=1, le=1024, description="Idle connections each worker keeps to the gateway."
     )
@@ -148,6 +166,20 @@ class EdgeSection(Section):
         return value
 
     # --- end of ACME certificates ---
+
+    @field_validator("upstreams")
+    @classmethod
+    def _upstreams(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one gateway (local is this machine's)")
+        for item in value:
+            if not UPSTREAM.fullmatch(item) or (
+                item != "local" and not 0 < int(item.rsplit(":", 1)[1]) < 65536
+            ):
+                raise ValueError(f"{item!r} is not `local` nor host:port (e.g. 10.0.0.12:8484)")
+        if len(set(value)) != len(value):
+            raise ValueError("a gateway is listed twice")
+        return value
 
     @field_validator("server_name")
     @classmethod

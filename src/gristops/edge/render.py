@@ -1,4 +1,4 @@
-"""Render nginx.conf from the config: TLS edge, blue|green upstream, static web app.
+"""Render nginx.conf from the config: TLS edge, gateway upstreams, static web app.
 
 The text is deterministic (same inputs, same bytes), so "did anything change?"
 is a string comparison and every render can be checked with `nginx -t` first.
@@ -30,6 +30,8 @@ HSTS_SECONDS = 63072000
 # nginx closes an upstream connection idle this long: below uvicorn's 5 s, so nginx closes
 # first; a retired slot waits this long for nginx to drop its idle connections.
 UPSTREAM_IDLE_SECONDS = 4
+# Methods nginx may pass on to another gateway after a failure (see the map in render()).
+PASSED_ON_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PATCH")
 LOOPBACK_ONLY = ["allow 127.0.0.1;", "allow ::1;", "deny all;"]
 
 # The wheel's nginx has no mime.types beside it: the types a web app bundle uses.
@@ -105,6 +107,46 @@ def _proxy(extra: list[str] | None = None) -> list[str]:
     ]
 
 
+def _upstream(config: Config, local_port: int) -> list[str]:
+    """The gateways, and how many tries a request gets (proxy_next_upstream_tries)."""
+    edge = config.edge
+    keep = [f"keepalive {edge.upstream_keepalive};", f"keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;"]
+    if edge.upstreams == ("local",):
+        # One gateway, the same address twice: an idempotent request whose pooled
+        # connection was closed under it is retried once on a fresh connection.
+        servers = [
+            f"server 127.0.0.1:{local_port} max_fails=0;",
+            f"server 127.0.0.1:{local_port} max_fails=0 backup;",
+        ]
+        return [
+            *_block("upstream gristops_gateway", [*servers, *keep]),
+            "proxy_next_upstream_tries 2;",
+        ]
+    # Passive health checks: a gateway that failed max_fails times within fail_timeout
+    # gets no request for fail_timeout; the zone shares that among nginx's workers.
+    health = f"max_fails={edge.upstream_max_fails} fail_timeout={edge.upstream_fail_timeout}s"
+    servers = [
+        f"server {f'127.0.0.1:{local_port}' if name == 'local' else name} {health};"
+        for name in edge.upstreams
+    ]
+    return [
+        *_block("upstream gristops_gateway", ["zone gristops_gateway 64k;", *servers, *keep]),
+        f"proxy_next_upstream_tries {len(servers)};",
+    ]
+
+
+def _gateway_location(head: str) -> list[str]:
+    """A location whose requests of $gristops_once methods go through @gateway_once."""
+    return _block(
+        head,
+        [
+            "error_page 418 = @gateway_once;",
+            *_block("if ($gristops_once)", ["return 418;"]),
+            *_proxy(),
+        ],
+    )
+
+
 def _static(web_root: Path, csp: str) -> list[str]:
     headers = _security_headers(csp)
     lines: list[str] = []
@@ -129,7 +171,7 @@ def _static(web_root: Path, csp: str) -> list[str]:
 
 
 def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
-    """nginx.conf for the edge: HTTPS to the gateway on 127.0.0.1:`upstream_port`.
+    """nginx.conf for the edge: HTTPS to edge.upstreams, `local` being 127.0.0.1:`upstream_port`.
 
     `web_root` is the static web app to serve at / (None: every path goes to the gateway).
     """
@@ -168,16 +210,17 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         f"gzip_types {GZIP_TYPES};",
         f"limit_req_zone $binary_remote_addr zone=gristops_auth:10m rate={edge.auth_rate_per_minute}r/m;",
         "limit_req_status 429;",
-        # The same address twice: an idempotent request whose pooled connection was
-        # closed under it is retried once on a fresh connection.
+        *_upstream(config, upstream_port),
+        # Which requests go through @gateway_once, where nothing is passed on to another
+        # gateway. A GET, HEAD or OPTIONS is safe to ask twice. nginx itself never passes on
+        # a POST or PATCH once a gateway may have received it, only when no connection was
+        # made (no gateway saw it): a replayed POST would add the rows twice, a replayed PATCH
+        # could overwrite a newer write. PUT (the records upsert) and DELETE, and any other
+        # method, nginx would replay after a gateway received them, perhaps while that
+        # gateway still applies them: so they are never passed on.
         *_block(
-            "upstream gristops_gateway",
-            [
-                f"server 127.0.0.1:{upstream_port} max_fails=0;",
-                f"server 127.0.0.1:{upstream_port} max_fails=0 backup;",
-                f"keepalive {edge.upstream_keepalive};",
-                f"keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;",
-            ],
+            "map $request_method $gristops_once",
+            ["default 1;", *(f"{method} 0;" for method in PASSED_ON_METHODS)],
         ),
         "proxy_http_version 1.1;",
         'proxy_set_header Connection "";',
@@ -187,7 +230,6 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-ID $request_id;",
         "proxy_next_upstream error timeout;",  # never non_idempotent: a POST is not replayed
-        "proxy_next_upstream_tries 2;",
         "proxy_connect_timeout 2s;",
         f"proxy_read_timeout {edge.proxy_timeout:g}s;",
         "ssl_protocols TLSv1.2 TLSv1.3;",
@@ -225,10 +267,11 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
             "location /auth/",
             _proxy([f"limit_req zone=gristops_auth burst={edge.auth_burst} nodelay;"]),
         ),
-        *_block("location /api/", _proxy()),
+        *_gateway_location("location /api/"),
+        *_block("location @gateway_once", ["proxy_next_upstream off;", *_proxy()]),
     ]
     if web_root is None:
-        gateway_routes += _block("location /", _proxy())
+        gateway_routes += _gateway_location("location /")
     else:
         # absolute(), not resolve(): a deploy's web link is followed by nginx per request.
         gateway_routes += _static(web_root.absolute(), edge.content_security_policy)

@@ -43,12 +43,54 @@ def test_certificate_needs_its_key(tmp_path: Path) -> None:
         make_config(tmp_path, tls_certificate=str(tmp_path / "a.crt"))
 
 
-def test_upstream_retries_only_idempotent_requests_on_the_active_slot(tmp_path: Path) -> None:
+def test_one_box_retries_a_stale_connection_on_the_active_slot(tmp_path: Path) -> None:
     text = render(make_config(tmp_path), upstream_port=8602, web_root=None)
     assert "server 127.0.0.1:8602 max_fails=0;" in text
+    assert "server 127.0.0.1:8602 max_fails=0 backup;" in text
     assert "proxy_next_upstream error timeout;" in text
+    assert "proxy_next_upstream_tries 2;" in text
     assert "non_idempotent" not in text
     assert "keepalive 16;" in text
+    assert "zone gristops_gateway" not in text
+
+
+def test_several_upstreams_have_passive_health_checks(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        upstreams=["local", "10.0.0.12:8484", "[fd00::3]:8484", "gw3.internal:8484"],
+        upstream_max_fails=3,
+        upstream_fail_timeout=20,
+    )
+    text = render(config, upstream_port=8602, web_root=None)
+    health = "max_fails=3 fail_timeout=20s;"
+    for server in ("127.0.0.1:8602", "10.0.0.12:8484", "[fd00::3]:8484", "gw3.internal:8484"):
+        assert f"server {server} {health}" in text
+    assert "backup" not in text
+    assert "zone gristops_gateway 64k;" in text  # the workers share what they learn
+    assert "proxy_next_upstream_tries 4;" in text and "keepalive 16;" in text
+
+
+def test_only_safe_or_unsent_requests_are_passed_on(tmp_path: Path) -> None:
+    text = render(make_config(tmp_path), upstream_port=8602, web_root=None)
+    mapping = text[text.index("map $request_method $gristops_once") :]
+    mapping = mapping[: mapping.index("}")]
+    assert "default 1;" in mapping
+    assert all(f"{m} 0;" in mapping for m in ("GET", "HEAD", "OPTIONS", "POST", "PATCH"))
+    assert "PUT" not in mapping and "DELETE" not in mapping
+    once = text[text.index("location @gateway_once {") :]
+    assert "proxy_next_upstream off;" in once[: once.index("}")]
+    for location in ("location /api/ {", "location / {"):
+        body = text[text.rindex(location) :]
+        assert body.index("error_page 418 = @gateway_once;") < body.index("proxy_pass")
+
+
+@pytest.mark.parametrize(
+    "upstreams",
+    [[], ["local", "local"], ["10.0.0.1"], ["10.0.0.1:0"], ["10.0.0.1:70000"], ["a b:80"]],
+)
+def test_bad_upstreams_are_refused(tmp_path: Path, upstreams: list[str]) -> None:
+    with pytest.raises(ValidationError, match="upstreams"):
+        make_config(tmp_path, upstreams=upstreams)
 
 
 def test_limits_and_json_log(tmp_path: Path) -> None:
