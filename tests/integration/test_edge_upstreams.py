@@ -27,7 +27,8 @@ pytestmark = pytest.mark.integration
 
 RECORDS = "/api/docs/Shop/tables/Products/records"
 ONE_PROCESS = "server: {workers: 1}\n"  # the pid the test stops or kills is the gateway
-ADMIN = {"email": "admin@shop.test", "password": "Admin!2024"}
+ADMIN = ("admin@shop.test", "Admin!2024")  # the Shop document's admin
+LOGIN = dict(zip(("email", "password"), ADMIN, strict=True))
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Fleet:
 
     def token(self) -> dict[str, str]:
         with self.client() as client:
-            answer = client.post("/auth/login", json=ADMIN)
+            answer = client.post("/auth/login", json=LOGIN)
         assert answer.status_code == 200, answer.text
         return bearer(answer)
 
@@ -97,7 +98,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         ]
         for gateway in gateways:  # warm: each answers a first read at its usual speed
             with gateway.client() as client:
-                auth = bearer(client.post("/auth/login", json=ADMIN))
+                auth = bearer(client.post("/auth/login", json=LOGIN))
                 assert client.get(RECORDS, headers=auth).status_code == 200
         # No failure accounting: round robin keeps sending every other request to each.
         config = edge_config(root, gateways, upstream_max_fails=0)

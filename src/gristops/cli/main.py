@@ -26,6 +26,7 @@ from gristops.cli import (
     edge_cmd,
     init_cmd,
     install_cmd,
+    k8s_cmd,
     logs_cmd,
     observe_cmd,
     replicate_cmd,
@@ -60,6 +61,7 @@ app.command("logs")(logs_cmd.logs)
 app.command("agent")(agent_cmd.agent)
 app.command("scan")(scan_cmd.scan)
 app.add_typer(install_cmd.app, name="install")
+app.add_typer(k8s_cmd.app, name="k8s")
 
 
 def _version(value: bool) -> None:

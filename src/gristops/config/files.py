@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from gristops.config.model import Config
 
 
-def _file_keys(node: object, prefix: str) -> Iterator[tuple[str, Path]]:
+def file_keys(node: object, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """Every `*_file` key that is set, as (dotted key, path)."""
     if isinstance(node, BaseModel):
         for name in type(node).model_fields:
             value = getattr(node, name)
@@ -24,16 +25,16 @@ def _file_keys(node: object, prefix: str) -> Iterator[tuple[str, Path]]:
             if name.endswith("_file") and isinstance(value, Path):
                 yield key, value
             else:
-                yield from _file_keys(value, f"{key}.")
+                yield from file_keys(value, f"{key}.")
     elif isinstance(node, dict):
         for name, value in node.items():
-            yield from _file_keys(value, f"{prefix}{name}.")
+            yield from file_keys(value, f"{prefix}{name}.")
 
 
 def unreadable_files(config: Config) -> list[str]:
     """One line per `*_file` key whose file is missing or cannot be read."""
     problems = []
-    for key, path in _file_keys(config, ""):
+    for key, path in file_keys(config):
         if not path.exists():
             problems.append(f"{key}: {path} does not exist")
         elif not path.is_file():

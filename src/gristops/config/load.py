@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,38 @@ from gristops.errors import ConfigError
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _substitute(node: Any, path: str, missing: list[str]) -> Any:
+def env_names(text: str) -> list[str]:
+    """The environment variables a config's values substitute (`${NAME}`), in order, once each.
+
+    Comments do not count; text that is not YAML has none (parse_config says what is wrong).
+    """
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    return list(dict.fromkeys(_names(raw)))
+
+
+def _names(node: Any) -> Iterator[str]:
+    if isinstance(node, dict | list):
+        for value in node.values() if isinstance(node, dict) else node:
+            yield from _names(value)
+    elif isinstance(node, str):
+        yield from (m.group(1) for m in _ENV.finditer(node))
+
+
+def _substitute(node: Any, path: str, missing: list[str], environ: Mapping[str, str]) -> Any:
     if isinstance(node, dict):
         return {
-            k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()
+            k: _substitute(v, f"{path}.{k}" if path else str(k), missing, environ)
+            for k, v in node.items()
         }
     if isinstance(node, list):
-        return [_substitute(v, f"{path}[{i}]", missing) for i, v in enumerate(node)]
+        return [_substitute(v, f"{path}[{i}]", missing, environ) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def repl(m: re.Match[str]) -> str:
-            value = os.environ.get(m.group(1), m.group(2))
+            value = environ.get(m.group(1), m.group(2))
             if value is None:
                 missing.append(f"{path}: environment variable {m.group(1)} is not set")
                 return ""
@@ -80,8 +101,16 @@ def _format(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
-    """Validate YAML text into a Config; relative paths are taken from `base_dir`."""
+def parse_config(
+    text: str,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate YAML text into a Config; relative paths are taken from `base_dir`.
+
+    `${NAME}` takes its value from `environ` (default: this process's environment).
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -99,7 +128,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
             f"{source}: the top level must be a mapping of keys", "see `gristops config sample`"
         )
     missing: list[str] = []
-    data = _substitute(raw, "", missing)
+    data = _substitute(raw, "", missing, os.environ if environ is None else environ)
     if missing:
         raise ConfigError(
             "\n".join(f"{source}: {m}" for m in missing),
