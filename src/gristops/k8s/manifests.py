@@ -42,6 +42,12 @@ def check_config(config: Config) -> None:
             f"server.host is {config.server.host}: the probes and the Service cannot reach "
             "it (set server.host: 0.0.0.0)"
         )
+    if config.store_kind != "grist":
+        # Each pod's data directory is its own: documents there would differ pod by pod.
+        problems.append(
+            f"the documents are served from files ({config.store_kind} store), which the pods "
+            "do not share (set grist.base_url to a Grist server, without grist.docs_dir)"
+        )
     if not config.data_dir.is_absolute():
         problems.append(
             f"data_dir is {config.data_dir}, relative to the read-only config directory "

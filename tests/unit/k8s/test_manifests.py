@@ -20,7 +20,11 @@ from gristops.k8s.manifests import check_config
 def pod_config(**changes: object) -> Config:
     data: dict[str, object] = {
         "data_dir": "/var/lib/gristops",
-        "grist": {"document_id": "Shop"},
+        "grist": {
+            "document_id": "Shop",
+            "base_url": "http://grist:8484",
+            "api_key_file": "/etc/gristops/secrets/grist-api-key",
+        },
         "server": {"host": "0.0.0.0"},
         **changes,
     }
@@ -36,6 +40,7 @@ def test_a_pod_ready_config_passes() -> None:
     [
         ({"server": {"host": "127.0.0.1"}}, "server.host is 127.0.0.1"),
         ({"data_dir": "data"}, "data_dir is data"),
+        ({"grist": {"document_id": "Shop"}}, r"served from files \(embedded store\)"),
         (
             {"backup": {"encryption": {"passphrase_file": "/root/pass"}}},
             "backup.encryption.passphrase_file is /root/pass",
@@ -98,6 +103,7 @@ def test_render_says_what_to_fix_in_one_line(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and lines[0].startswith("error:") and lines[1].startswith("hint:")
     assert "server.host is 127.0.0.1" in lines[0] and "data_dir is data" in lines[0]
+    assert "embedded store" in lines[0]
     assert not out.exists()
 
 
