@@ -16,8 +16,9 @@ from gristops.k8s.manifests import render_base
 
 app = typer.Typer(help="Kubernetes manifests of a gateway fleet.", no_args_is_help=True)
 
-# ${ENV} values come from the Secret in the pods; rendering never reads this shell's.
-IN_THE_POD = "set-in-the-pod"
+# ${ENV} values come from the Secret in the pods; rendering never reads this shell's and
+# stands this in for each: a value the secret fields accept (a state URL's scheme included).
+IN_THE_POD = "postgresql://set-in-the-pod"
 
 
 @app.command("render")
