@@ -121,10 +121,11 @@ def _pod(
         mounts.append({"name": "secrets", "mountPath": str(SECRETS_DIR), "readOnly": True})
         secret = {"secretName": SECRET, "items": [{"key": k, "path": k} for k in files]}
         volumes.append({"name": "secrets", "secret": {**secret, "defaultMode": 0o400}})
-    variables: list[Manifest] = [{"name": "GRISTOPS_CONFIG", "value": str(CONFIG_DIR / CONFIG_FILE)}]
+    variables: list[Manifest] = [
+        {"name": "GRISTOPS_CONFIG", "value": str(CONFIG_DIR / CONFIG_FILE)}
+    ]
     variables += [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": name}}}
-        for name in env
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": name}}} for name in env
     ]
     return {
         "automountServiceAccountToken": False,
@@ -262,9 +263,7 @@ def _hpa() -> Manifest:
     }
 
 
-def _cronjob(
-    config: Config, job: JobSpec, env: list[str], keys: list[str], image: str
-) -> Manifest:
+def _cronjob(config: Config, job: JobSpec, env: list[str], keys: list[str], image: str) -> Manifest:
     container = {
         "name": job.name,
         "args": list(job.command),
