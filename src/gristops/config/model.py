@@ -113,6 +113,11 @@ class ServerSection(Section):
         ge=0,
         description="Bytes of serialized read answers kept per worker (0: no cache; ETags stay).",
     )
+    fast_reads: bool = Field(
+        True,
+        description="Answer GETs of tables, columns and records before FastAPI's routing "
+        "(same answers, less work per request); false: every request goes through FastAPI.",
+    )
 
 
 class LogSection(Section):

@@ -18,11 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gristops import __version__
 from gristops.config import Config, load_config
-from gristops.errors import GristopsError, TooManyRequests
+from gristops.errors import GristopsError
 from gristops.gateway.auth import AuthService
 from gristops.gateway.cache import ResponseCache
 from gristops.gateway.context import GatewayContext
-from gristops.gateway.jsonbody import JSONBody
+from gristops.gateway.fastpath import FastReads
+from gristops.gateway.jsonbody import JSONBody, error_response
 from gristops.gateway.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gristops.gateway.ops_metrics import OPS_AREAS
 from gristops.gateway.routes import auth as auth_routes
@@ -50,25 +51,10 @@ Grist's REST API, plus `offset` for paging and `GET .../records/{rowId}`.
 """
 
 
-def _error(request: Request, exc: GristopsError) -> Response:
-    body: dict[str, object] = {"error": exc.message}
-    details = getattr(exc, "details", None)
-    if details:
-        body["details"] = details
-    headers = {}
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    if exc.http_status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    if exc.http_status >= 500:
-        log.warning("request failed", error=exc.message, status=exc.http_status)
-    return JSONBody(body, status_code=exc.http_status, headers=headers)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GristopsError)
     async def gristops_error(request: Request, exc: GristopsError) -> Response:
-        return _error(request, exc)
+        return error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -150,6 +136,8 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
     app.include_router(auth_routes.router)
     app.include_router(records.router)
     app.include_router(status.router)
+    if config.server.fast_reads:
+        app.add_middleware(FastReads, ctx=ctx)
     if config.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import Request
 from fastapi.responses import Response
 
-from gristops.errors import BadRequest
+from gristops.errors import BadRequest, GristopsError, TooManyRequests
+
+log = structlog.get_logger("gristops.gateway")
 
 
 class JSONBody(Response):
@@ -39,3 +42,19 @@ async def read_json(request: Request) -> Any:
             f"malformed JSON body: {exc.msg} at line {exc.lineno} column {exc.colno}",
             "check the JSON syntax",
         ) from None
+
+
+def error_response(exc: GristopsError) -> Response:
+    """The answer to a request that failed with `exc`: its status, `{"error", "details"}`."""
+    body: dict[str, object] = {"error": exc.message}
+    details = getattr(exc, "details", None)
+    if details:
+        body["details"] = details
+    headers = {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if exc.http_status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.http_status >= 500:
+        log.warning("request failed", error=exc.message, status=exc.http_status)
+    return JSONBody(body, status_code=exc.http_status, headers=headers)

@@ -10,7 +10,7 @@ read-only ones never written). Handlers parse raw inputs through
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import orjson
@@ -97,36 +97,17 @@ async def _answer_records(
     return {"records": access.strip(records)}
 
 
-async def _conditional(
-    request: Request,
-    user: Principal,
-    doc_id: str,
-    answer: Callable[[], Awaitable[Any]],
-    access: Access | None = None,
-) -> Response:
-    """A read's answer with its ETag: 304 when the client holds it, else from the cache or
-    `answer()`. Without a store version (a Grist server), plain and uncached."""
-    ctx = _ctx(request)
-    version = await ctx.store.version(doc_id)
-    if version is None:
-        return JSONBody(await answer())
-    rule = repr(access.rows) if access is not None else ""
-    etag = request_etag(request, version, user.user_id, user.role, ctx.etag_salt, rule)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if matches(request, etag):
-        ctx.cache.not_modified.inc()
-        return Response(status_code=304, headers=headers)
-    body = ctx.cache.get(etag)
-    if body is None:
-        body = orjson.dumps(await answer())
-        ctx.cache.put(etag, body)
-    return Response(body, media_type="application/json", headers=headers)
+@dataclass(frozen=True)
+class Read:
+    """One cacheable read, checked (permissions, parameters): what the caller may see of it
+    and how to compute its answer."""
+
+    doc_id: str
+    answer: Callable[[], Awaitable[Any]]
+    access: Access | None = None
 
 
-@router.get("/tables", response_model=TablesOut, responses=READ_ERRORS, summary="List tables")
-async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Response:
-    ctx = _ctx(request)
-
+async def tables_read(ctx: GatewayContext, user: Principal, doc_id: str) -> Read:
     async def answer() -> dict[str, Any]:
         tables = await ctx.store.list_tables(doc_id)
         roles = ctx.config.roles
@@ -134,7 +115,65 @@ async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Res
             "tables": [t for t in tables if permissions.allowed(roles, user.role, t["id"], "read")]
         }
 
-    return await _conditional(request, user, doc_id, answer)
+    return Read(doc_id, answer)
+
+
+async def columns_read(
+    ctx: GatewayContext, user: Principal, doc_id: str, table_id: str, hidden: str | None
+) -> Read:
+    access = await _access(ctx, user, table_id, "read")
+    show_hidden = params.flag("hidden", hidden)
+
+    async def answer() -> dict[str, Any]:
+        columns = await ctx.store.list_columns(doc_id, table_id, show_hidden)
+        return {"columns": [c for c in columns if c["id"] not in access.hidden]}
+
+    return Read(doc_id, answer, access)
+
+
+async def records_read(
+    ctx: GatewayContext, user: Principal, request: Request, doc_id: str, table_id: str
+) -> Read:
+    access = await _access(ctx, user, table_id, "read")
+    q, h = request.query_params, request.headers
+    query = params.record_query(
+        q.get("filter"),
+        q.get("sort"),
+        q.get("limit"),
+        q.get("offset"),
+        q.get("hidden"),
+        q.get("cellFormat"),
+        h.get("x-sort"),
+        h.get("x-limit"),
+    )
+    return Read(doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access), access)
+
+
+async def conditional(
+    ctx: GatewayContext, request: Request, user: Principal, read: Read
+) -> Response:
+    """A read's answer with its ETag: 304 when the client holds it, else from the cache or
+    `read.answer()`. Without a store version (a Grist server), plain and uncached."""
+    version = await ctx.store.version(read.doc_id)
+    if version is None:
+        return JSONBody(await read.answer())
+    rule = repr(read.access.rows) if read.access is not None else ""
+    etag = request_etag(request, version, user.user_id, user.role, ctx.etag_salt, rule)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if matches(request, etag):
+        ctx.cache.not_modified.inc()
+        return Response(status_code=304, headers=headers)
+    body = ctx.cache.get(etag)
+    if body is None:
+        body = orjson.dumps(await read.answer())
+        ctx.cache.put(etag, body)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/tables", response_model=TablesOut, responses=READ_ERRORS, summary="List tables")
+async def list_tables(request: Request, doc_id: DocId, user: CurrentUser) -> Response:
+    ctx = _ctx(request)
+    return await conditional(ctx, request, user, await tables_read(ctx, user, doc_id))
 
 
 @router.get(
@@ -147,14 +186,8 @@ async def list_columns(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser, hidden: Flag = None
 ) -> Response:
     ctx = _ctx(request)
-    access = await _access(ctx, user, table_id, "read")
-    show_hidden = params.flag("hidden", hidden)
-
-    async def answer() -> dict[str, Any]:
-        columns = await ctx.store.list_columns(doc_id, table_id, show_hidden)
-        return {"columns": [c for c in columns if c["id"] not in access.hidden]}
-
-    return await _conditional(request, user, doc_id, answer, access)
+    read = await columns_read(ctx, user, doc_id, table_id, hidden)
+    return await conditional(ctx, request, user, read)
 
 
 @router.get(
@@ -168,21 +201,8 @@ async def fetch_records(
     request: Request, doc_id: DocId, table_id: TableId, user: CurrentUser
 ) -> Response:
     ctx = _ctx(request)
-    access = await _access(ctx, user, table_id, "read")
-    q, h = request.query_params, request.headers
-    query = params.record_query(
-        q.get("filter"),
-        q.get("sort"),
-        q.get("limit"),
-        q.get("offset"),
-        q.get("hidden"),
-        q.get("cellFormat"),
-        h.get("x-sort"),
-        h.get("x-limit"),
-    )
-    return await _conditional(
-        request, user, doc_id, lambda: _answer_records(ctx, doc_id, table_id, query, access), access
-    )
+    read = await records_read(ctx, user, request, doc_id, table_id)
+    return await conditional(ctx, request, user, read)
 
 
 @router.post(
@@ -223,7 +243,7 @@ async def fetch_record(
         record = await ctx.store.fetch_record(doc_id, table_id, row_id, show_hidden, access.rows)
         return access.strip([record])[0]
 
-    return await _conditional(request, user, doc_id, answer, access)
+    return await conditional(ctx, request, user, Read(doc_id, answer, access))
 
 
 @router.post(
