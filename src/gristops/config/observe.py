@@ -41,6 +41,11 @@ class PrometheusSettings(Section):
         le=300,
         description="Seconds between the gateway's store pings (gristops_store_up).",
     )
+    request_metrics: bool = Field(
+        True,
+        description="Count and time every HTTP request (gristops_http_*); the status page's "
+        "request history and the SLO alerts need them. false: to measure what they cost.",
+    )
 
     @field_validator("listen", "alertmanager", "node_exporter")
     @classmethod

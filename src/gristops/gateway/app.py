@@ -148,7 +148,12 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
             max_age=600,
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.server.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=config.log.access)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=config.log.access,
+        request_metrics=config.observe.prometheus.request_metrics,
+    )
     return app
 
 

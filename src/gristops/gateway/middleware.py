@@ -12,6 +12,7 @@ import time
 import uuid
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gristops.errors import PayloadTooLarge
@@ -29,12 +30,36 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    """Give every request an id (X-Request-ID), time it, count it, and log one JSON line."""
+    """Give every request an id (X-Request-ID), time it, count it, and log one JSON line.
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, access_log: bool = True) -> None:
+    `request_metrics` False: requests are neither counted nor timed (for measuring what
+    that costs; the status page's request history needs them)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: GatewayMetrics,
+        access_log: bool = True,
+        request_metrics: bool = True,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.request_metrics = request_metrics
+        # The labelled series by (method, route, status): labels() takes a lock and builds
+        # a key on every call, a measurable share of a cached answer's cost.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def _count(self, method: str, template: str, status: int, duration: float) -> None:
+        series = self._series.get((method, template, status))
+        if series is None:
+            series = (
+                self.metrics.requests.labels(method, template, str(status)),
+                self.metrics.request_duration.labels(method, template),
+            )
+            self._series[method, template, status] = series
+        series[0].inc()
+        series[1].observe(duration)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,8 +89,8 @@ class RequestContextMiddleware:
             # Route templates keep label values bounded; unmatched paths share one label.
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.request_duration.labels(method, template).observe(duration)
+            if self.request_metrics:
+                self._count(method, template, status, duration)
             if self.access_log:
                 log.info(
                     "request",

@@ -60,7 +60,12 @@ def configure_logging(
         _mask_secrets,
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below the level, an event stops here: none of the processors run for nothing.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -87,10 +92,24 @@ def configure_logging(
         logging.getLogger(name).propagate = True
 
 
+class _SharedJSONFormatter(structlog.stdlib.ProcessorFormatter):
+    """The JSON line of a record, rendered once however many handlers write it: stderr and
+    the log file would otherwise each copy and render every access line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: str | None = getattr(record, "gristops_json_line", None)
+        if line is None:
+            line = super().format(record)
+            record.gristops_json_line = line
+        return line
+
+
 def _formatter(
     shared: list[structlog.types.Processor], renderer: structlog.types.Processor
 ) -> logging.Formatter:
-    return structlog.stdlib.ProcessorFormatter(
+    json_lines = isinstance(renderer, structlog.processors.JSONRenderer)
+    formatter = _SharedJSONFormatter if json_lines else structlog.stdlib.ProcessorFormatter
+    return formatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
