@@ -39,9 +39,12 @@ lint:
 test: install-system install-dev install-grist-peer lint
 	$(PYTHON) -m pytest --cov=gristops --cov-report=term --cov-fail-under=80
 
+# The gateway's figures against their goals (one table per goal set), then live Grist against
+# the gateway in every store mode (bench-grist: the hybrid store's tail latency).
 bench: install-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/gateway.py
+	$(MAKE) bench-grist
 
 # Live Grist against the gateway in every store mode (minutes: 10,000-row document, 8 wrk runs).
 bench-grist: install-dev install-grist-peer

@@ -9,9 +9,13 @@
     every time (a query string never seen before: the query runs), and a
     revalidation that gets 304 Not Modified; the gateway with 1 worker, then
     with its default (one per CPU), and the ratio between the two; the
-    gateway's /metrics total against the requests wrk counted;
+    gateway's /metrics total against the requests wrk counted; the same reads
+    with metrics and logs off (`observe.prometheus.request_metrics: false`,
+    no access log, no log file), and through FastAPI's routing alone
+    (`server.fast_reads: false`);
 (b) the same reads while 5 clients log in continuously (bcrypt cost 12);
-(c) the gateway's resident memory (all its processes);
+(c) each worker's resident memory (VmRSS) after the misses filled its
+    response cache to the default size;
 (d) access rules: GET 100 records of a 100,000-row table shared by 1,000
     users, as one of them under the row rule `rec.user == user.id` (exactly
     their 100 rows), against the same read by a role without a rule; with
@@ -19,7 +23,10 @@
     (best of several interleaved rounds). Goal: the rule costs at most 1.2x.
 
 All servers are real uvicorn processes on 127.0.0.1; the load comes from wrk
-on this machine. Figures are printed, never asserted.
+on this machine. Figures are printed, never asserted; the end of the run
+prints them again as one table per goal set (conditional reads and the cache;
+workers; tail latency and the cost of metrics and logs), each goal beside its
+figure.
 """
 
 from __future__ import annotations
@@ -183,10 +190,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def gateway_rss_mb(pid: int) -> float:
-    """The uvicorn parent and its workers."""
+def worker_rss_mb(pid: int, workers: int) -> list[float]:
+    """VmRSS of each worker: uvicorn's children, or the serve process itself for one worker."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return rss_mb(pid) + sum(rss_mb(int(child)) for child in children)
+    # Besides the workers, the parent may have a small helper child (a resource tracker):
+    # the workers are the biggest.
+    sizes = sorted((rss_mb(int(child)) for child in children), reverse=True)
+    return sizes[:workers] if workers > 1 else [rss_mb(pid)]
 
 
 def served(gateway: Gateway) -> float:
@@ -236,28 +246,114 @@ class Runs:
     hit: dict[str, float]
     miss: dict[str, float]
     revalidated: dict[str, float]
-    mixed: dict[str, float]
-    logins: dict[str, float]
-    mismatch: float  # /metrics minus wrk's count, for the cache-hit run
+    mixed: dict[str, float] | None = None
+    logins: dict[str, float] | None = None
+    mismatch: float = 0.0  # /metrics minus wrk's count, for the cache-hit run
 
 
-def measure(gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path]) -> Runs:
-    """(a) hits, misses, revalidations; (b) reads during logins; /metrics against wrk."""
+def measure(
+    gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path], full: bool
+) -> Runs:
+    """(a) hits, misses, revalidations; when `full`, (b) reads during logins and /metrics
+    against wrk."""
     token = gateway.login(*ADMIN)
     auth = {"Authorization": f"Bearer {token}"}
     url = gateway.url + PATH + "?" + urlencode(QUERY)
     etag = httpx.get(url, headers=auth).headers["etag"]
-    before = served(gateway)
+    before = served(gateway) if full else 0.0
     hit = result(wrk(url, clients, seconds, scripts["report"], auth))
-    time.sleep(1)  # the requests in flight at wrk's deadline finish
-    mismatch = served(gateway) - before - hit["requests"]
-    miss = result(wrk(url, clients, seconds, scripts["miss"], auth))
-    revalidated = result(
+    runs = Runs(hit, {}, {})
+    if full:
+        time.sleep(1)  # the requests in flight at wrk's deadline finish
+        runs.mismatch = served(gateway) - before - hit["requests"]
+    runs.miss = result(wrk(url, clients, seconds, scripts["miss"], auth))
+    runs.revalidated = result(
         wrk(url, clients, seconds, scripts["report"], {**auth, "If-None-Match": etag})
     )
-    logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
-    mixed = result(wrk(url, clients, seconds, scripts["report"], auth))
-    return Runs(hit, miss, revalidated, mixed, result(logins), mismatch)
+    if full:
+        logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
+        runs.mixed = result(wrk(url, clients, seconds, scripts["report"], auth))
+        runs.logins = result(logins)
+    return runs
+
+
+# The gateways of one run: (name, extra config, full measurement). The log level is the
+# default (info: one access line per request, to stderr and data_dir/logs).
+ON = ""
+OFF = (
+    "log: {access: false}\n"
+    "observe: {logs: {enabled: false}, prometheus: {request_metrics: false}}\n"
+)
+SLOW = "server: {fast_reads: false, workers: %d}\n"
+
+
+def goal(figure: float, text: str, met: bool) -> str:
+    return f"{figure:>9.2f}  {text:<12} {'met' if met else 'NOT MET'}"
+
+
+def tables(
+    levels: list[int],
+    default: int,
+    bare: dict[int, dict[str, float]],
+    runs: dict[tuple[str, int], Runs],
+    rss: dict[str, list[float]],
+) -> None:
+    """The figures the goals name, one table per goal set, each goal beside its figure."""
+    d = f"{default}w"
+    print(f"\n== Conditional reads and the response cache ({default} workers, ratio to bare) ==")
+    for c in levels:
+        r = runs[d, c]
+        print(
+            f"  cache hit, {c:>3} clients    "
+            + goal(r.hit["rps"] / bare[c]["rps"], ">= 0.50", r.hit["rps"] / bare[c]["rps"] >= 0.5)
+        )
+        ratio = r.revalidated["rps"] / bare[c]["rps"]
+        print(f"  304,       {c:>3} clients    " + goal(ratio, ">= 0.70", ratio >= 0.7))
+        if (f"slow{default}", c) in runs:
+            slow = runs[f"slow{default}", c]
+            ratio = r.miss["rps"] / slow.miss["rps"]
+            print(
+                f"  miss vs FastAPI path, {c:>3}  " + goal(ratio, ">= 1.00 (noise)", ratio >= 0.95)
+            )
+            print(
+                f"    (FastAPI path alone: hit {slow.hit['rps'] / bare[c]['rps']:.2f}, 304 {slow.revalidated['rps'] / bare[c]['rps']:.2f} of bare)"
+            )
+    worst = max(rss[d])
+    print(
+        "  RSS per worker, MB (max)    "
+        + goal(worst, "< 150", worst < 150)
+        + f"  (each: {', '.join(f'{m:.0f}' for m in rss[d])}; VmRSS after the misses filled the default cache)"
+    )
+    print(f"\n== Workers: {default} against 1 ==")
+    for c in levels:
+        for kind in ("hit", "miss"):
+            one, many = getattr(runs["1w", c], kind), getattr(runs[d, c], kind)
+            ratio = many["rps"] / one["rps"]
+            print(f"  throughput, {kind:<4} {c:>3} clients " + goal(ratio, ">= 1.80", ratio >= 1.8))
+    high = max(levels)
+    for kind in ("hit", "miss"):
+        p99 = getattr(runs[d, high], kind)["p99_ms"]
+        print(f"  p99 ms, {kind:<4} {high:>3} clients    " + goal(p99, "< 250", p99 < 250))
+    for c in levels:
+        r = runs[d, c]
+        print(
+            f"  /metrics - wrk count, {c:>3}    {r.mismatch:>+9.0f}  == 0 (+ in flight at wrk's end)"
+        )
+        if r.mixed is not None:
+            print(
+                f"  read p95 ms, 5 logging in, {c:>3}: {r.mixed['p95_ms']:.1f} (alone {r.hit['p95_ms']:.1f})"
+            )
+    print(f"\n== Tail latency and the cost of metrics and logs ({default} workers) ==")
+    p99 = runs[d, high].miss["p99_ms"]
+    print(f"  embedded p99 ms, query runs, {high} clients " + goal(p99, "< 250", p99 < 250))
+    for c in levels:
+        for kind in ("hit", "miss"):
+            on, off = getattr(runs[d, c], kind), getattr(runs["off", c], kind)
+            ratio = on["rps"] / off["rps"]
+            print(
+                f"  on/off throughput, {kind:<4} {c:>3}   " + goal(ratio, ">= 0.90", ratio >= 0.9)
+            )
+    print("  hybrid p99 at 100 clients: bench/grist.py (make bench runs it next)")
 
 
 def main() -> None:
@@ -285,7 +381,7 @@ def main() -> None:
             bench_rules(root, levels, args.seconds, miss)
             return
         query = PATH + "?" + urlencode(QUERY)
-        with running_gateway(root, extra="log: {level: warning}\nserver: {workers: 1}\n") as gw:
+        with running_gateway(root, extra="server: {workers: 1}\n") as gw:
             token = gw.login(*ADMIN)
             body = httpx.get(gw.url + query, headers={"Authorization": f"Bearer {token}"}).content
         assert len(json.loads(body)["records"]) == 100
@@ -295,48 +391,45 @@ def main() -> None:
             f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run,"
             f" load by wrk; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
         )
-        bare, bare_url = start_bare(body_path)
+        bare_process, bare_url = start_bare(body_path)
         try:
-            baseline = {c: result(wrk(bare_url + query, c, args.seconds, report)) for c in levels}
+            bare = {c: result(wrk(bare_url + query, c, args.seconds, report)) for c in levels}
         finally:
-            bare.terminate()
-            bare.wait(10)
+            bare_process.terminate()
+            bare_process.wait(10)
+        for c in levels:
+            print(row(f"bare FastAPI, {c} clients", bare[c]))
         scripts = {"report": report, "login": login, "miss": miss}
-        rps: dict[tuple[int, int, str], float] = {}
-        for workers in sorted({1, default}):
-            extra = f"log: {{level: warning}}\nserver: {{workers: {workers}}}\n"
+        gateways = [
+            ("1w", ON + "server: {workers: 1}\n", True),
+            (f"{default}w", ON + f"server: {{workers: {default}}}\n", True),
+            ("off", OFF + f"server: {{workers: {default}}}\n", False),
+            (f"slow{default}", SLOW % default, False),
+        ]
+        runs: dict[tuple[str, int], Runs] = {}
+        rss: dict[str, list[float]] = {}
+        for name, extra, full in gateways:
             with running_gateway(root, extra=extra) as gateway:
                 time.sleep(2)  # every worker has built its app
                 for clients in levels:
-                    runs = measure(gateway, clients, args.seconds, scripts)
-                    rps[workers, clients, "hit"] = runs.hit["rps"]
-                    rps[workers, clients, "miss"] = runs.miss["rps"]
-                    name = f"{workers} worker{'s' if workers > 1 else ''}, {clients} clients"
-                    base = baseline[clients]
-                    print(row(f"bare FastAPI, {clients} clients", base))
+                    r = runs[name, clients] = measure(gateway, clients, args.seconds, scripts, full)
+                    base = bare[clients]
                     for label, run in (
-                        (f"(a) gateway {name}, cache hit", runs.hit),
-                        ("    cache miss", runs.miss),
-                        ("    304 revalidation", runs.revalidated),
+                        (f"(a) gateway {name}, {clients} clients, cache hit", r.hit),
+                        ("    cache miss", r.miss),
+                        ("    304 revalidation", r.revalidated),
                     ):
-                        print(row(label, run))
-                        print(f"    throughput ratio to bare: {run['rps'] / base['rps']:.2f}")
-                    print(
-                        f"    /metrics minus wrk's count (cache hits): {runs.mismatch:+.0f}"
-                        " (wrk does not count the requests in flight at its deadline)"
-                    )
-                    print(row(f"(b) gateway {name} + 5 logging in", runs.mixed))
-                    print(row("    the logins themselves", runs.logins))
-                rss = gateway_rss_mb(gateway.process.pid)
-                print(f"(c) gateway RSS, {workers} workers: {rss:.0f} MB")
-        if default > 1:
-            for clients in levels:
-                for kind in ("hit", "miss"):
-                    ratio = rps[default, clients, kind] / rps[1, clients, kind]
-                    print(
-                        f"throughput {default} workers / 1 worker, {clients} clients,"
-                        f" cache {kind}: {ratio:.2f}x"
-                    )
+                        print(row(label, run) + f"  ratio to bare {run['rps'] / base['rps']:.2f}")
+                    if r.mixed is not None and r.logins is not None:
+                        print(f"    /metrics minus wrk's count (cache hits): {r.mismatch:+.0f}")
+                        print(row(f"(b) gateway {name}, {clients} + 5 logging in", r.mixed))
+                        print(row("    the logins themselves", r.logins))
+                rss[name] = worker_rss_mb(gateway.process.pid, 1 if name == "1w" else default)
+                print(
+                    f"(c) gateway {name}: worker RSS {', '.join(f'{m:.0f}' for m in rss[name])} MB"
+                )
+        tables(levels, default, bare, runs, rss)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         bench_rules(root, levels, args.seconds, miss)
 
 
