@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -15,8 +16,10 @@ import typer
 import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
+from gristops.config import Config
+from gristops.deploy.handover import BACKLOG
 from gristops.errors import BadRequest, GristopsError
-from gristops.gateway.slot_server import SlotServer
+from gristops.gateway.slot_server import SlotServer, SlotWorkers, worker_ack
 from gristops.gateway.workers import prepare_run_dir, worker_count
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
@@ -39,6 +42,10 @@ def serve(
         Path | None,
         typer.Option("--slot-dir", hidden=True, help="The deploy slot's directory (live flag)."),
     ] = None,
+    worker_fd: Annotated[
+        int | None,
+        typer.Option("--worker-fd", hidden=True, help="A slot worker's inherited port socket."),
+    ] = None,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT; in-flight requests get server.graceful_timeout."""
     if (shared_fd is None) != (slot_dir is None):
@@ -52,27 +59,28 @@ def serve(
     os.environ["GRISTOPS_CONFIG"] = str(Path(config).resolve())
     shown = f"[{bind_host}]" if ":" in bind_host else bind_host
     if shared_fd is None:  # a deploy slot serves on a socket its supervisor already bound
-        _check_free(bind_host, bind_port, shown)
+        _bind(bind_host, bind_port, shown).close()  # a clear error now, not uvicorn's later
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a stop
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    # A deploy slot is one process: it alone follows the live flag on the shared socket.
-    workers = worker_count(cfg.server) if shared_fd is None else 1
+    workers = worker_count(cfg.server)
+    if worker_fd is not None:  # one worker of a deploy slot: its gateway process speaks
+        assert shared_fd is not None and slot_dir is not None
+        ack = worker_ack(slot_dir, os.getpid())
+        server = SlotServer(
+            uvicorn.Config(APP_FACTORY, **_settings(cfg, bind_host, bind_port)),
+            shared_fd,
+            slot_dir,
+            ack,
+        )
+        server.run(sockets=[socket.socket(fileno=worker_fd)])
+        return
     how_many = "1 worker" if workers == 1 else f"{workers} workers"
     out.print(
         f"gristops gateway on http://{shown}:{bind_port}, {how_many} (docs: /api/docs)",
         markup=False,
     )
-    settings: dict[str, Any] = {
-        "factory": True,
-        "host": bind_host,
-        "port": bind_port,
-        "log_config": None,
-        "proxy_headers": True,
-        "forwarded_allow_ips": "127.0.0.1",
-        "timeout_graceful_shutdown": cfg.server.graceful_timeout,
-        "server_header": False,
-    }
+    settings = _settings(cfg, bind_host, bind_port)
     if shared_fd is None or slot_dir is None:  # both or neither, checked above
         # Several workers share metrics, a leader lock and more through a run directory.
         run_dir = prepare_run_dir(cfg) if workers > 1 else None
@@ -82,28 +90,59 @@ def serve(
             if run_dir is not None:  # every worker has exited: uvicorn waits for them
                 shutil.rmtree(run_dir, ignore_errors=True)
         return
-    # A deploy slot: one process, which alone decides when it accepts on the shared socket.
-    SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()
+    if workers == 1:  # a deploy slot in one process, which follows the live flag itself
+        SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()
+        return
+    # A deploy slot with several workers: this process starts them on one socket of the
+    # slot's port, relays the live flag to them and waits for all of them to drain.
+    run_dir = prepare_run_dir(cfg)
+    listener = _bind(bind_host, bind_port, shown)
+    listener.listen(BACKLOG)
+    args = [
+        sys.executable, "-m", "gristops", "serve", "--config", os.environ["GRISTOPS_CONFIG"],
+        "--host", bind_host, "--port", str(bind_port), "--shared-fd", str(shared_fd),
+        "--slot-dir", str(slot_dir), "--worker-fd", str(listener.fileno()),
+    ]  # fmt: skip
+    try:
+        status = SlotWorkers(args, slot_dir, workers, (shared_fd, listener.fileno())).run()
+    finally:
+        listener.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if status:
+        raise typer.Exit(status)
 
 
-def _check_free(host: str, port: int, shown: str) -> None:
-    """Refuse in one line when the address is taken (uvicorn would log a JSON record and exit 3).
+def _settings(cfg: Config, host: str, port: int) -> dict[str, Any]:
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "timeout_graceful_shutdown": cfg.server.graceful_timeout,
+        "server_header": False,
+    }
 
-    Bound the way uvicorn binds (SO_REUSEADDR), then released at once for it.
-    """
+
+def _bind(host: str, port: int, shown: str) -> socket.socket:
+    """The address bound the way uvicorn binds it (SO_REUSEADDR); one line when it is taken
+    (uvicorn would log a JSON record and exit 3)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise GristopsError(f"cannot listen on {shown}:{port}: {exc.strerror}") from None
-            raise GristopsError(
-                f"port {port} on {shown} is already in use",
-                f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), "
-                "or pass --port / set server.port",
-            ) from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno != errno.EADDRINUSE:
+            raise GristopsError(f"cannot listen on {shown}:{port}: {exc.strerror}") from None
+        raise GristopsError(
+            f"port {port} on {shown} is already in use",
+            f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), "
+            "or pass --port / set server.port",
+        ) from None
+    return sock
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -8,16 +8,28 @@ request may be on the way. Idle pooled connections are left for nginx to
 close (it does within UPSTREAM_IDLE_SECONDS): closing them here could cross a
 request nginx just sent, which nginx may not replay (a POST). A stopping slot
 first retires and waits that long for its connections to go, then drains.
+
+A slot runs as many workers as `serve` does. With more than one, the slot's
+gateway process (`SlotWorkers`) starts them, each a SlotServer on the slot's
+port and the shared socket; it relays the live signal to every worker and
+acknowledges in the slot's accepting file once all of them have (each
+acknowledges in its own file, `accepting.<pid>`). On SIGTERM it stops them
+all and exits only when the last one has drained.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
+import subprocess
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 
+import structlog
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,7 +38,14 @@ from gristops.deploy.slots import accepting_file, live_flag
 from gristops.edge.render import UPSTREAM_IDLE_SECONDS
 from gristops.files import write_atomic
 
+log = structlog.get_logger("gristops.gateway")
 RETIRE_WAIT = UPSTREAM_IDLE_SECONDS + 1.0
+ACK_POLL_SECONDS = 0.01
+
+
+def worker_ack(slot_dir: Path, pid: int) -> Path:
+    """Where one worker of a slot says whether it accepts on the shared socket."""
+    return slot_dir / f"accepting.{pid}"
 
 
 class CloseWhenRetired:
@@ -53,11 +72,13 @@ class CloseWhenRetired:
 class SlotServer(uvicorn.Server):
     """uvicorn with a second listener, on the shared socket, that follows the live flag."""
 
-    def __init__(self, config: uvicorn.Config, shared_fd: int, slot_dir: Path) -> None:
+    def __init__(
+        self, config: uvicorn.Config, shared_fd: int, slot_dir: Path, ack: Path | None = None
+    ) -> None:
         super().__init__(config)
         self.shared_fd = shared_fd
         self.live_flag = live_flag(slot_dir)
-        self.accepting = accepting_file(slot_dir)
+        self.accepting = ack or accepting_file(slot_dir)
         self.shared: asyncio.Server | None = None
         self.following = asyncio.Lock()
 
@@ -103,3 +124,68 @@ class SlotServer(uvicorn.Server):
                 break
             await asyncio.sleep(0.05)
         await super().shutdown(sockets)
+
+
+class SlotWorkers:
+    """The gateway process of a slot with several workers (see the module doc)."""
+
+    def __init__(self, args: list[str], slot_dir: Path, count: int, fds: tuple[int, ...]) -> None:
+        self.args = args  # one worker's command
+        self.slot_dir = slot_dir
+        self.count = count
+        self.fds = fds
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.stopping = threading.Event()
+        self._said = ""
+
+    def _relay(self, signum: int, frame: FrameType | None) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                os.kill(worker.pid, signum)
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+
+    def _acknowledge(self) -> None:
+        """Say "on" or "off" once every running worker says it; "off" when none runs."""
+        running = [w for w in self.workers if w.poll() is None]
+        states = set()
+        for worker in running:
+            try:
+                pid, state = worker_ack(self.slot_dir, worker.pid).read_text().split()
+            except (FileNotFoundError, ValueError):
+                return  # this worker has not said yet
+            states.add(state if pid == str(worker.pid) else "")
+        said = "off" if not running else states.pop() if len(states) == 1 else ""
+        if said and said != self._said:
+            write_atomic(accepting_file(self.slot_dir), f"{os.getpid()} {said}\n")
+            self._said = said
+
+    def run(self) -> int:
+        """Run the workers until SIGTERM/SIGINT or until one exits; the exit status."""
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(LIVE_SIGNAL, self._relay)
+        status = 0
+        try:
+            for _ in range(self.count):
+                # A shell-free argv of this gristops' own serve command.
+                self.workers.append(subprocess.Popen(self.args, pass_fds=self.fds))  # noqa: S603
+            while not self.stopping.wait(ACK_POLL_SECONDS):
+                exited = [w for w in self.workers if w.poll() is not None]
+                if exited:  # the slot's supervisor restarts the whole gateway
+                    log.error("slot worker exited", pid=exited[0].pid, status=exited[0].returncode)
+                    status = 1
+                    break
+                self._acknowledge()
+        finally:
+            for worker in self.workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+            while any(w.poll() is None for w in self.workers):  # each drains
+                self._acknowledge()
+                time.sleep(ACK_POLL_SECONDS)
+            self._acknowledge()
+            for worker in self.workers:
+                worker_ack(self.slot_dir, worker.pid).unlink(missing_ok=True)
+        return status
