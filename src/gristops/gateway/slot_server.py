@@ -165,12 +165,16 @@ class SlotWorkers:
         """Run the workers until SIGTERM/SIGINT or until one exits; the exit status."""
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        signal.signal(LIVE_SIGNAL, self._relay)
+        # Workers start with the live signal ignored (a Python handler would be reset to
+        # the default, which kills): until a worker installs its own, it reads the flag
+        # when it starts, so a signal sent meanwhile is not missed.
+        signal.signal(LIVE_SIGNAL, signal.SIG_IGN)
         status = 0
         try:
             for _ in range(self.count):
                 # A shell-free argv of this gristops' own serve command.
                 self.workers.append(subprocess.Popen(self.args, pass_fds=self.fds))  # noqa: S603
+            signal.signal(LIVE_SIGNAL, self._relay)
             while not self.stopping.wait(ACK_POLL_SECONDS):
                 exited = [w for w in self.workers if w.poll() is not None]
                 if exited:  # the slot's supervisor restarts the whole gateway
