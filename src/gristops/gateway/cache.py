@@ -36,11 +36,14 @@ def request_etag(
     the user's own fields (kept in the users table, maybe in another document)
     changes the rows they see."""
     digest = hashlib.blake2b(salt, digest_size=16)
+    scope = request.scope  # read directly: building request.url costs more than the digest
+    query = scope["query_string"].decode("latin-1").split("&")
     for part in (
         version,
-        request.url.path,
-        # Sorted, so the order of parameters in the URL does not split the cache.
-        "&".join(sorted(request.url.query.split("&"))),
+        scope["path"],
+        # Sorted by name, so the order of parameters in the URL does not split the cache;
+        # a stable sort keeps a repeated parameter's values in order (the last one counts).
+        "&".join(sorted(query, key=lambda item: item.partition("=")[0])),
         request.headers.get("x-sort", ""),
         request.headers.get("x-limit", ""),
         str(user_id),

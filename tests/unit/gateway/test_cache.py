@@ -61,3 +61,10 @@ def test_if_none_match_lists_weak_tags_and_star() -> None:
     assert matches(_request(if_none_match="*"), '"z"')
     assert not matches(_request(if_none_match='"a"'), '"b"')
     assert not matches(_request(), '"b"')
+
+
+def test_a_repeated_parameter_in_another_order_is_another_etag() -> None:
+    # The last value of a repeated parameter counts: `limit=3&limit=4` reads 4 rows.
+    assert request_etag(_request("limit=3&limit=4"), "v1", 7, "user", b"") != request_etag(
+        _request("limit=4&limit=3"), "v1", 7, "user", b""
+    )
