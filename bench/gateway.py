@@ -425,8 +425,12 @@ def main() -> None:
                         print(row(f"(b) gateway {name}, {clients} + 5 logging in", r.mixed))
                         print(row("    the logins themselves", r.logins))
                 rss[name] = worker_rss_mb(gateway.process.pid, 1 if name == "1w" else default)
+                metrics = httpx.get(gateway.url + "/metrics", timeout=30).text
+                held = re.search(r"^gristops_response_cache_bytes (\S+)$", metrics, re.MULTILINE)
+                cached = float(held.group(1)) / 2**20 if held else float("nan")
                 print(
-                    f"(c) gateway {name}: worker RSS {', '.join(f'{m:.0f}' for m in rss[name])} MB"
+                    f"(c) gateway {name}: worker RSS {', '.join(f'{m:.0f}' for m in rss[name])} MB,"
+                    f" response caches holding {cached:.1f} MiB in all"
                 )
         tables(levels, default, bare, runs, rss)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")

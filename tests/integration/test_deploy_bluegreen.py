@@ -180,7 +180,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     settings = {
         "data_dir": str(root / "data"),
         "grist": {"document_id": "Shop"},
-        "server": {"graceful_timeout": 5},
+        # One worker a slot keeps these deploys quick on a busy machine; a slot with two
+        # runs in test_slot_workers.py.
+        "server": {"graceful_timeout": 5, "workers": 1},
         "edge": {
             "listen_address": "127.0.0.1",
             "http_port": free_port(),
