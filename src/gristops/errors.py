@@ -77,6 +77,11 @@ class TlsFailed(GristopsError):
     """At least one certificate could not be obtained; the others were still handled."""
 
 
+class ReconcileFailed(GristopsError):
+    """A gitops pass could not fetch, render, check or apply the desired state, or found
+    drift it was not told to revert; what is live was left as it was."""
+
+
 # -- 2: usage or configuration ---------------------------------------------------
 
 
@@ -169,6 +174,12 @@ class DeployBusy(GristopsError):
     exit_code = BUSY
 
 
+class ReconcileBusy(GristopsError):
+    """Another gitops pass holds the gitops lock."""
+
+    exit_code = BUSY
+
+
 # -- 6: unavailable ---------------------------------------------------------------------
 
 
@@ -233,5 +244,11 @@ class CertificateError(GristopsError):
 
 class DeployFailed(GristopsError):
     """A release failed its health gates or watch window and was rolled back."""
+
+    exit_code = REFUSED
+
+
+class CommitRefused(GristopsError):
+    """A commit lacks a good signature, or its deploy was rolled back: it is not applied."""
 
     exit_code = REFUSED

@@ -101,6 +101,22 @@ def _format(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+# Path keys, per section, taken relative to the config file's folder.
+_RELATIVE_PATHS = {
+    "grist": ("api_key_file", "docs_dir"),
+    "gitops": ("allowed_signers", "wheelhouse"),
+}
+
+
+def _resolved(section: BaseModel, names: tuple[str, ...], base_dir: Path) -> dict[str, Path]:
+    """The relative paths among `names` of `section`, made absolute from `base_dir`."""
+    return {
+        name: (base_dir / value).resolve()
+        for name in names
+        if (value := getattr(section, name)) is not None and not value.is_absolute()
+    }
+
+
 def parse_config(
     text: str,
     source: str = "<config>",
@@ -144,13 +160,10 @@ def parse_config(
         updates: dict[str, Any] = {"source_path": Path(source).resolve()}
         if not config.data_dir.is_absolute():
             updates["data_dir"] = (base_dir / config.data_dir).resolve()
-        paths = {
-            name: (base_dir / value).resolve()
-            for name in ("api_key_file", "docs_dir")
-            if (value := getattr(config.grist, name)) is not None and not value.is_absolute()
-        }
-        if paths:
-            updates["grist"] = config.grist.model_copy(update=paths)
+        for section, names in _RELATIVE_PATHS.items():
+            paths = _resolved(getattr(config, section), names, base_dir)
+            if paths:
+                updates[section] = getattr(config, section).model_copy(update=paths)
         config = config.model_copy(update=updates)
     return config
 

@@ -17,6 +17,7 @@ from gristops.config.access import ALL_ACTIONS, Action, TableRule
 from gristops.config.backup import BackupSection
 from gristops.config.deploy import DeploySection
 from gristops.config.edge import EdgeSection
+from gristops.config.gitops import GitopsSection
 from gristops.config.observe import ObserveSection
 from gristops.config.section import Section
 
@@ -159,6 +160,7 @@ class Config(Section):
     edge: EdgeSection = Field(default_factory=EdgeSection)
     deploy: DeploySection = Field(default_factory=DeploySection)
     observe: ObserveSection = Field(default_factory=ObserveSection)
+    gitops: GitopsSection = Field(default_factory=GitopsSection)
     source_path: Path | None = Field(None, exclude=True, description="Set by the loader.")
 
     @property

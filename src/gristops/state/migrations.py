@@ -204,4 +204,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
+    # 8: gitops: every reconcile pass (what was fetched, what it was reconciled
+    # toward, what differed, the outcome); a row with bad = 1 marks its commit as
+    # one whose deploy failed, not retried until a newer commit arrives.
+    (
+        """
+        CREATE TABLE gitops_runs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at  REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            trigger     TEXT NOT NULL,
+            head_sha    TEXT,
+            commit_sha  TEXT,
+            outcome     TEXT NOT NULL CHECK (outcome IN ('applied', 'in_sync', 'drift',
+                        'reverted', 'rolled_back', 'failed', 'refused', 'skipped')),
+            bad         INTEGER NOT NULL DEFAULT 0,
+            release_id  TEXT,
+            changes     TEXT NOT NULL DEFAULT '',
+            diff        TEXT NOT NULL DEFAULT '',
+            reason      TEXT
+        )
+        """,
+        "CREATE INDEX gitops_runs_commit ON gitops_runs (commit_sha, bad)",
+    ),
 )

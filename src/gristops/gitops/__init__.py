@@ -1,0 +1,1 @@
+"""Pull-based deploys: a Git repository holds the desired state, a loop makes it live."""
