@@ -24,6 +24,7 @@ from gristops.cli import (
     deploy_cmd,
     dora_cmd,
     edge_cmd,
+    gitops_cmd,
     init_cmd,
     install_cmd,
     k8s_cmd,
@@ -52,6 +53,7 @@ app.add_typer(backup_cmd.app, name="backup")
 app.add_typer(edge_cmd.app, name="edge")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.command("dora")(dora_cmd.dora)
+app.add_typer(gitops_cmd.app, name="gitops")
 app.add_typer(observe_cmd.app, name="observe")
 app.command("init")(init_cmd.init)
 app.command("replicate")(replicate_cmd.replicate)

@@ -7,6 +7,7 @@ from gristops.backup import metrics as backup_metrics
 from gristops.backup.replication import metrics as replication_metrics
 from gristops.deploy import metrics as deploy_metrics
 from gristops.edge.tls import metrics as tls_metrics
+from gristops.gitops import metrics as gitops_metrics
 from gristops.observe.collector import MetricSource
 from gristops.scan import metrics as scan_metrics
 
@@ -17,4 +18,5 @@ OPS_AREAS: dict[str, MetricSource] = {
     "deploy": deploy_metrics.metric_families,
     "agent": agent_metrics.metric_families,
     "scan": scan_metrics.metric_families,
+    "gitops": gitops_metrics.metric_families,
 }

@@ -38,7 +38,7 @@ from gristops.files import write_atomic
 from gristops.gitops.diff import config_diff
 from gristops.gitops.records import GitopsRun, GitopsRuns, Outcome
 from gristops.gitops.render import Desired, Renderer
-from gristops.gitops.repo import Checkout, Commit
+from gristops.gitops.repo import Checkout, Commit, repo_source
 from gristops.state.db import StateDB
 from gristops.store.preflight import check_config
 
@@ -109,6 +109,7 @@ class Reconciler:
     def __init__(self, config: Config, state: StateDB, on_step: Step = _quiet) -> None:
         if config.source_path is None:
             raise ValueError("gitops needs a config loaded from a file")
+        repo_source(config)  # ConfigError now when gitops.repo is not set
         self.path: Path = config.source_path
         self.config = config  # the last live config that loaded: its gitops: drives passes
         self.gitops_raw: Any = None
