@@ -104,3 +104,20 @@ class GitopsRuns:
                 LIVE_OUTCOMES,
             ).fetchone()
         return None if row[0] is None else float(row[0])
+
+
+def last_pass(state: StateDB) -> dict[str, object] | None:
+    """The last pass's summary for the status page, or None before the first pass."""
+    runs = GitopsRuns(state)
+    last = runs.last()
+    if last is None:
+        return None
+    applied = runs.applied()
+    return {
+        "finished_at": last.finished_at,
+        "outcome": last.outcome,
+        "commit": last.commit_sha,
+        "applied_commit": applied.commit_sha if applied else None,
+        "head_bad": last.head_sha is not None and runs.is_bad(last.head_sha),
+        "reason": last.reason,
+    }

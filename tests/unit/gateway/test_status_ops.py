@@ -92,3 +92,24 @@ def test_a_backup_older_than_the_rpo_is_a_warning(tmp_path: Path) -> None:
         )
     components = by_name(ops_components(cfg, ops_data(cfg, state, NOW), NOW))
     assert components["backup"]["status"] == "warning"
+
+
+def test_the_last_gitops_pass_and_a_bad_head_show(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    state = StateDB(cfg.state_path)
+    with state.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO gitops_runs (started_at, finished_at, trigger, head_sha, commit_sha,"
+            " outcome, bad, reason) VALUES (?, ?, 'poll', ?, ?, ?, ?, ?)",
+            [
+                (NOW - 300, NOW - 290, "a" * 40, "a" * 40, "applied", 0, None),
+                (NOW - 200, NOW - 150, "b" * 40, "b" * 40, "rolled_back", 1, "error rate"),
+                (NOW - 60, NOW - 59, "b" * 40, "a" * 40, "in_sync", 0, None),
+            ],
+        )
+    ops = ops_data(cfg, state, NOW)
+    gitops = by_name(ops_components(cfg, ops, NOW))["gitops"]
+    assert gitops["status"] == "warning"
+    assert gitops["detail"].startswith("in sync aaaaaaaaaaaa")
+    assert "head is marked bad" in gitops["detail"]
+    assert ops["gitops"]["applied_commit"] == "a" * 40

@@ -82,7 +82,7 @@ def test_the_real_ops_areas_export_the_metrics_the_alerts_use(
         for (n, labels), v in samples.items()
         if n == "gristops_collector_errors_total"
     }
-    assert set(errors) == {"backup", "replication", "tls", "deploy", "agent", "scan"}
+    assert set(errors) == {"backup", "replication", "tls", "deploy", "agent", "scan", "gitops"}
     assert not any(errors.values()), errors
     # The names the alert rules are written against.
     assert {

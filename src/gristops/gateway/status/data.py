@@ -115,6 +115,22 @@ def _scan(ops: dict[str, Any], now: float) -> dict[str, str]:
     )
 
 
+def _gitops(ops: dict[str, Any], now: float) -> dict[str, str]:
+    last = ops.get("gitops")
+    if last is None:
+        return _component("gitops", NO_DATA, "no gitops pass yet")
+    outcome = last["outcome"]
+    commit = (last["commit"] or "-")[:12]
+    detail = f"{outcome.replace('_', ' ')} {commit} {_age(now - last['finished_at'])} ago"
+    if last["reason"] and outcome not in ("applied", "in_sync", "reverted"):
+        detail += f": {last['reason']}"
+    if last["head_bad"]:
+        detail += "; the branch's head is marked bad"
+    good = outcome in ("applied", "in_sync", "reverted")
+    status = FAILED if outcome in ("failed", "refused", "skipped") else WARNING
+    return _component("gitops", OK if good and not last["head_bad"] else status, detail)
+
+
 def ops_components(config: Config, ops: dict[str, Any], now: float) -> list[dict[str, str]]:
     return [
         _backup(config, ops, now),
@@ -124,6 +140,7 @@ def ops_components(config: Config, ops: dict[str, Any], now: float) -> list[dict
         _deploy(ops),
         _jobs(ops),
         _scan(ops, now),
+        _gitops(ops, now),
     ]
 
 

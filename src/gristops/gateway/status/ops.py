@@ -1,5 +1,5 @@
 """Operations data for the status page: backups and drills, deploys, scheduled jobs,
-replication lag and certificates.
+replication lag, certificates, security scans and gitops passes.
 
 Each area owns its tables; this module reads them only through the area's own
 record classes (the backup catalog, the deploy, agent and TLS records, the
@@ -22,6 +22,7 @@ from gristops.backup.replication.status import read_status
 from gristops.config import Config
 from gristops.deploy.records import DeployRecords
 from gristops.edge.tls.status import certificate_status
+from gristops.gitops.records import last_pass
 from gristops.scan.records import last_scan
 from gristops.state.db import StateDB
 
@@ -113,4 +114,5 @@ def ops_data(config: Config, state: StateDB, now: float | None = None) -> dict[s
         "replication": _safely("replication", lambda: replication(config, now), []),
         "certificates": _safely("tls", lambda: certificates(config, state, now), []),
         "scan": _safely("scan", lambda: last_scan(state), None),
+        "gitops": _safely("gitops", lambda: last_pass(state), None),
     }
