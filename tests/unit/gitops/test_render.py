@@ -12,7 +12,7 @@ import yaml
 from gristops.errors import ReconcileFailed
 from gristops.gitops.render import Renderer, deep_merge
 
-SHA = "0123456789abcdef0123456789abcdef01234567"
+SHA = "c0ffee" * 6 + "c0ff"  # a commit id, 40 hex digits
 
 
 def wheel(directory: Path, version: str = "1.2.3") -> Path:
@@ -98,7 +98,7 @@ def test_a_version_is_found_in_the_wheelhouse_and_a_path_stays_in_the_repo(
     [
         (
             {"overlays/staging/gristops.yaml": "server:\n  port: [1\n"},
-            r"overlays/staging/gristops.yaml at 0123456789ab: line 3 column 1: not valid YAML",
+            r"overlays/staging/gristops.yaml at c0ffeec0ffee: line 3 column 1: not valid YAML",
         ),
         ({"overlays/staging/gristops.yaml": "- a list\n"}, "top level must be a mapping"),
         (
