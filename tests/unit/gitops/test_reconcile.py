@@ -7,7 +7,9 @@ deploys for real).
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -152,3 +154,28 @@ def test_diffs_hide_literal_secrets_and_equal_data_has_none() -> None:
     assert "aaa" not in diff and "bbb" not in diff and "+  port: 2" in diff
     assert masked(live, ["grist.api_key", "nowhere.key"])["grist"]["api_key"] == "***"
     assert config_diff(live, dict(live), [], live_name="a", desired_name="b") == ""
+
+
+def gristops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gristops", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_the_commands_print_the_pass_the_status_and_the_history(box: Box) -> None:
+    box.write_live(BASE)
+    box.release_is_live()
+    synced = gristops("gitops", "sync", "-c", str(box.live))
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout.strip().splitlines()[-1].startswith("in_sync: ")
+    box.write_live({**BASE, "server": {"port": 9000}})
+    drift = gristops("gitops", "sync", "-c", str(box.live))
+    assert drift.returncode == 1
+    assert "+  port: 8484" in drift.stdout and "differ from" in drift.stderr
+    status = json.loads(gristops("gitops", "status", "--json", "-c", str(box.live)).stdout)
+    assert status["applied_commit"] == git(box.repo, "rev-parse", "HEAD")
+    assert status["last"]["outcome"] == "drift" and "port: 9000" in status["drift"]
+    shown = gristops("gitops", "status", "-c", str(box.live)).stdout
+    assert "last pass: drift" in shown and "drift:" in shown
+    history = gristops("gitops", "history", "-c", str(box.live)).stdout.splitlines()
+    assert [line.split()[4] for line in history] == ["drift", "in_sync"]
