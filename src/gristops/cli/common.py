@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,3 +38,8 @@ def load(path: Path) -> Config:
 def emit_json(data: Any) -> None:
     """Write machine-readable output on stdout."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def local_time(at: float | None) -> str:
+    """A Unix time as local date and time, or - when unset."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    emit_json,
+    load,
+    local_time,
+    out,
+)
 from gristops.config import Config
 from gristops.deploy import slots
 from gristops.deploy.deployer import Deployer, DeployResult
@@ -141,10 +148,6 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     out.print(f"edge nginx: {'running' if edge else 'stopped'}")
 
 
-def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
-
-
 @app.command("history")
 def history(
     config: ConfigOption = DEFAULT_CONFIG,
@@ -160,7 +163,7 @@ def history(
     for e in entries:
         took = f"{e.finished_at - e.started_at:.1f} s" if e.finished_at else "running"
         out.print(
-            f"{_when(e.started_at)}  {e.kind:<8} {e.release_id:<24} {e.slot:<5} by {e.actor:<10} "
+            f"{local_time(e.started_at)}  {e.kind:<8} {e.release_id:<24} {e.slot:<5} by {e.actor:<10} "
             f"{e.outcome or '-':<11} {took}" + (f"  ({e.reason})" if e.reason else ""),
             markup=False,
         )

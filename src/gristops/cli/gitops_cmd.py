@@ -5,13 +5,20 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-import time
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
-from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    emit_json,
+    load,
+    local_time,
+    out,
+)
 from gristops.config import Config
 from gristops.errors import CommitRefused, DeployFailed, ReconcileFailed
 from gristops.gitops.metrics import metric_families
@@ -116,10 +123,6 @@ def _status(cfg: Config, runs: GitopsRuns) -> dict[str, Any]:
     }
 
 
-def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
-
-
 @app.command("status")
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """The applied commit, the last pass's result and any drift it found."""
@@ -131,14 +134,17 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     env = data["environment"] or "base"
     out.print(f"repository: {data['repo']} ({data['branch']}, {env})", markup=False)
     out.print(
-        f"applied: {_short(data['applied_commit'])} at {_when(data['applied_at'])}", markup=False
+        f"applied: {_short(data['applied_commit'])} at {local_time(data['applied_at'])}",
+        markup=False,
     )
     last = data["last"]
     if last is None:
         out.print("last pass: none yet (run `gristops gitops sync`)")
         return
     why = f": {last['reason']}" if last["reason"] else ""
-    out.print(f"last pass: {last['outcome']} at {_when(last['finished_at'])}{why}", markup=False)
+    out.print(
+        f"last pass: {last['outcome']} at {local_time(last['finished_at'])}{why}", markup=False
+    )
     if data["head_bad"]:
         out.print(
             f"head {_short(data['head'])} is marked bad: not retried until a newer commit",
@@ -163,7 +169,7 @@ def history(
         return
     for e in entries:
         out.print(
-            f"{_when(e.started_at)}  {e.trigger:<4} {_short(e.commit_sha):<12} {e.outcome:<11}"
+            f"{local_time(e.started_at)}  {e.trigger:<4} {_short(e.commit_sha):<12} {e.outcome:<11}"
             f" {e.changes or '-':<15}"
             + ("  BAD" if e.bad else "")
             + (f"  ({e.reason})" if e.reason else ""),

@@ -6,10 +6,9 @@ the previous slot (still warm) gets it back before the command returns.
 
 from __future__ import annotations
 
-import fcntl
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +24,7 @@ from gristops.deploy.release import Release
 from gristops.deploy.slots import SlotPlace
 from gristops.deploy.switch import switch_to, verify_edge, watch
 from gristops.errors import DeployBusy, GristopsError, NothingToRollBack
+from gristops.runtime.locks import held
 from gristops.state.db import StateDB
 
 log = structlog.get_logger("gristops.deploy")
@@ -43,18 +43,9 @@ class DeployResult:
     switch_seconds: float | None = None  # the hand-over itself, from gated slot to live
 
 
-@contextmanager
-def deploy_lock(config: Config) -> Iterator[None]:
-    path = config.data_dir.resolve() / "deploy" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeployBusy(
-                "another deploy or rollback is running", "wait for it to finish, then retry"
-            ) from None
-        yield
+def deploy_lock(config: Config) -> AbstractContextManager[None]:
+    busy = DeployBusy("another deploy or rollback is running", "wait for it to finish, then retry")
+    return held(config.data_dir.resolve() / "deploy" / "lock", busy)
 
 
 def _web_root(record: SlotRecord | None) -> Path | None:

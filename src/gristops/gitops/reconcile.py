@@ -16,12 +16,11 @@ Every pass is recorded in the state DB, whatever its outcome.
 
 from __future__ import annotations
 
-import fcntl
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +38,7 @@ from gristops.gitops.diff import config_diff
 from gristops.gitops.records import GitopsRun, GitopsRuns, Outcome
 from gristops.gitops.render import Desired, Renderer
 from gristops.gitops.repo import Checkout, Commit, repo_source
+from gristops.runtime.locks import held
 from gristops.state.db import StateDB
 from gristops.store.preflight import check_config
 
@@ -51,19 +51,12 @@ def _quiet(message: str) -> None:
     log.info("gitops step", step=message)
 
 
-@contextmanager
-def reconcile_lock(config: Config) -> Iterator[None]:
+def reconcile_lock(config: Config) -> AbstractContextManager[None]:
     """One pass at a time per data dir (`run`, `sync` and the agent's job share it)."""
-    path = config.data_dir.resolve() / "gitops" / "lock"
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReconcileBusy(
-                "another gitops pass is running", "wait for it to finish, then retry"
-            ) from None
-        yield
+    folder = config.data_dir.resolve() / "gitops"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    busy = ReconcileBusy("another gitops pass is running", "wait for it to finish, then retry")
+    return held(folder / "lock", busy)
 
 
 @dataclass
