@@ -8,8 +8,10 @@ deploys for real).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -179,3 +181,27 @@ def test_the_commands_print_the_pass_the_status_and_the_history(box: Box) -> Non
     assert "last pass: drift" in shown and "drift:" in shown
     history = gristops("gitops", "history", "-c", str(box.live)).stdout.splitlines()
     assert [line.split()[4] for line in history] == ["drift", "in_sync"]
+
+
+def test_run_passes_until_sigterm(box: Box) -> None:
+    box.write_live(BASE)
+    box.release_is_live()
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "gristops", "gitops", "run", "-c", str(box.live), "--interval", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        runs = GitopsRuns(box.state)
+        deadline = time.monotonic() + 60
+        while len(runs.history()) < 2:
+            assert loop.poll() is None and time.monotonic() < deadline, loop.stderr
+            time.sleep(0.1)
+        loop.send_signal(signal.SIGTERM)
+        out, _err = loop.communicate(timeout=60)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0
+    assert "every 1 s" in out
+    assert {r.trigger for r in runs.history()} == {"poll"}
