@@ -105,7 +105,9 @@ class Reconciler:
         repo_source(config)  # ConfigError now when gitops.repo is not set
         self.path: Path = config.source_path
         self.config = config  # the last live config that loaded: its gitops: drives passes
-        self.gitops_raw: Any = None
+        # The machine's gitops: section as written (re-read every pass); until the file is
+        # read, as the loaded config holds it.
+        self.gitops_raw: Any = config.gitops.model_dump(mode="json", exclude_defaults=True)
         self.state = state
         self.runs = GitopsRuns(state)
         self.step = on_step
@@ -120,6 +122,9 @@ class Reconciler:
                 result.outcome, result.reason, result.hint = "refused", exc.message, exc.hint
             except GristopsError as exc:
                 result.outcome, result.reason, result.hint = "failed", exc.message, exc.hint
+            except OSError as exc:  # e.g. a full disk while writing the live file
+                result.outcome, result.reason = "failed", f"{type(exc).__name__}: {exc}"
+                result.hint = "check data_dir and the config file's folder: space, permissions"
             result.finished_at = time.time()
             self.runs.record(result.record())
         level = "info" if result.outcome in ("applied", "in_sync", "reverted") else "warning"
@@ -136,6 +141,8 @@ class Reconciler:
                 self.sync("poll")
             except ReconcileBusy:
                 log.info("a gitops pass is already running elsewhere; skipped")
+            except Exception:  # a bug in one pass must not end the loop
+                log.exception("gitops pass crashed")
             stop.wait(interval if interval is not None else self.config.gitops.interval)
 
     # -- the pass -------------------------------------------------------------------------
