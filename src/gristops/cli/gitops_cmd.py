@@ -24,7 +24,7 @@ from gristops.errors import CommitRefused, DeployFailed, ReconcileFailed
 from gristops.gitops.metrics import metric_families
 from gristops.gitops.reconcile import PassResult, Reconciler
 from gristops.gitops.records import GitopsRun, GitopsRuns
-from gristops.observe.logging import configure_process_logging
+from gristops.observe.logging import configure_logging, configure_process_logging
 from gristops.state.db import StateDB
 
 app = typer.Typer(
@@ -68,6 +68,7 @@ def _reconciler(cfg: Config, quiet: bool) -> Reconciler:
 def sync(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """One pass now: fetch, verify, render, diff, apply through the deploy gates."""
     cfg = load(config)
+    configure_logging(cfg.log.level, cfg.log.json_lines)
     result = _reconciler(cfg, as_json).sync("sync")
     if as_json:
         emit_json(dataclasses.asdict(result))

@@ -48,6 +48,13 @@ def repo_source(config: Config) -> str:
     return str((base / repo).resolve())
 
 
+def _said(message: str) -> str:
+    """git's own first complaint in an ExternalProgramError message (its first line is ours)."""
+    lines = [line.strip() for line in message.splitlines()[1:] if line.strip()]
+    complaints = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (complaints or lines or [message])[0]
+
+
 class Checkout:
     """A clone of gitops.repo that follows gitops.branch, checked out at one commit at a time."""
 
@@ -76,7 +83,7 @@ class Checkout:
             )  # fmt: skip
         except ExternalProgramError as exc:
             raise ReconcileFailed(
-                f"cannot fetch branch {branch} of {self.source}: {exc.message.splitlines()[-1]}",
+                f"cannot fetch branch {branch} of {self.source}: {_said(exc.message)}",
                 "check gitops.repo and gitops.branch, the network and the repository's access",
             ) from None
         return self._git(
