@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from gristops.agent.jobs import JobRunner, find_job
 from gristops.agent.runner import Agent
-from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, emit_json, load, out
+from gristops.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    emit_json,
+    load,
+    out,
+    stop_on_signals,
+)
 from gristops.config import Config
 from gristops.errors import ConfigError, JobFailed
 from gristops.observe.logging import configure_process_logging
@@ -39,13 +45,7 @@ def agent(
     """Run the scheduled operations of observe.agent.jobs until SIGTERM or Ctrl-C."""
     cfg = load(config)
     configure_process_logging(cfg, "agent")
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     state = StateDB(cfg.state_path)
     try:
         if job is not None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -43,3 +46,15 @@ def emit_json(data: Any) -> None:
 def local_time(at: float | None) -> str:
     """A Unix time as local date and time, or - when unset."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM (systemd's stop) and SIGINT (Ctrl-C) set, for a long-running loop."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop

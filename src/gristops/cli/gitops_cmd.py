@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import signal
-import threading
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +15,7 @@ from gristops.cli.common import (
     load,
     local_time,
     out,
+    stop_on_signals,
 )
 from gristops.config import Config
 from gristops.errors import CommitRefused, DeployFailed, ReconcileFailed
@@ -91,13 +89,7 @@ def run(
     """Pass after pass until SIGTERM or Ctrl-C (the agent can run `gitops sync` instead)."""
     cfg = load(config)
     configure_process_logging(cfg, "gitops")
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     every = interval or cfg.gitops.interval
     out.print(f"following {cfg.gitops.repo} ({cfg.gitops.branch}) every {every:g} s", markup=False)
     _reconciler(cfg, quiet=True).run(stop, every)
