@@ -2,8 +2,8 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # Real programs the integration tests run (Debian packages; pip wheels come from pyproject);
-# curl and jq run the README's "Try it".
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq
+# curl and jq run the README's "Try it"; git and ssh-keygen (openssh-client) the gitops tests.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq git openssh-client
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
