@@ -209,9 +209,9 @@ class Reconciler:
             result.reason = f"the live config does not load: {live.problem}"
         if drift and not settings.revert_drift:
             result.outcome = "drift"
-            result.reason = f"live {' and '.join(result.changes)} differ from {target.short}" + (
-                f" ({result.reason})" if result.reason else ""
-            )
+            verb = "differ" if len(result.changes) > 1 else "differs"
+            what = f"live {' and '.join(result.changes)} {verb} from {target.short}"
+            result.reason = what + (f" ({result.reason})" if result.reason else "")
             result.hint = "set gitops.revert_drift: true to put it back, or commit the change"
             return
         self.step(("reverting drift from " if drift else "applying ") + target.short)

@@ -101,6 +101,22 @@ def test_a_live_state_equal_to_the_commit_is_in_sync_and_a_hand_edit_is_drift(bo
     assert passes["in_sync"] == 1 and passes["drift"] == 1
 
 
+def test_a_release_deployed_by_hand_is_drift(box: Box) -> None:
+    box.write_live(BASE)
+    box.release_is_live()
+    assert box.reconciler().sync().outcome == "in_sync"
+    other = box.root / "other" / "gristops-1.0.1-py3-none-any.whl"
+    other.parent.mkdir()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("gristops/__init__.py", "# by hand\n")
+    records = DeployRecords(box.state)
+    records.installed("green", load_release(other), None)
+    records.activate("green")
+    drift = box.reconciler().sync()
+    assert drift.outcome == "drift" and drift.changes == ["release"] and drift.diff == ""
+    assert drift.reason is not None and drift.reason.startswith("live release differs from")
+
+
 def test_a_head_marked_bad_with_nothing_applied_before_is_skipped(box: Box) -> None:
     box.write_live(BASE)
     head = git(box.repo, "rev-parse", "HEAD")
@@ -173,7 +189,7 @@ def test_the_commands_print_the_pass_the_status_and_the_history(box: Box) -> Non
     box.write_live({**BASE, "server": {"port": 9000}})
     drift = gristops("gitops", "sync", "-c", str(box.live))
     assert drift.returncode == 1
-    assert "+  port: 8484" in drift.stdout and "differ from" in drift.stderr
+    assert "+  port: 8484" in drift.stdout and "differs from" in drift.stderr
     status = json.loads(gristops("gitops", "status", "--json", "-c", str(box.live)).stdout)
     assert status["applied_commit"] == git(box.repo, "rev-parse", "HEAD")
     assert status["last"]["outcome"] == "drift" and "port: 9000" in status["drift"]
