@@ -184,10 +184,30 @@ class ReconcileBusy(GristopsError):
 
 
 class Unavailable(GristopsError):
-    """A backend (Grist server, state DB, external program) is down or timed out."""
+    """A backend (Grist server, state DB, external program) is down or timed out.
+
+    `retry_after`: seconds a client should wait before trying again (the gateway's
+    503 answers carry it as Retry-After).
+    """
 
     http_status = 503
     exit_code = UNAVAILABLE
+
+    def __init__(self, message: str, hint: str = "", retry_after: int = 1) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
+class StorageFull(Unavailable):
+    """The disk (or quota) under the data folder is full: nothing was written."""
+
+    http_status = 507
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True for SQLite's SQLITE_FULL or the system's ENOSPC/EDQUOT."""
+    code: int = getattr(exc, "sqlite_errorcode", 0)
+    return code & 0xFF == 13 or getattr(exc, "errno", None) in (28, 122)  # SQLITE_FULL, ENOSPC, EDQUOT
 
 
 class ExternalProgramError(GristopsError):

@@ -20,6 +20,7 @@ from gristops import __version__
 from gristops.cli import (
     agent_cmd,
     backup_cmd,
+    chaos_cmd,
     config_cmd,
     deploy_cmd,
     dora_cmd,
@@ -64,6 +65,7 @@ app.command("agent")(agent_cmd.agent)
 app.command("scan")(scan_cmd.scan)
 app.add_typer(install_cmd.app, name="install")
 app.add_typer(k8s_cmd.app, name="k8s")
+app.add_typer(chaos_cmd.app, name="chaos")
 
 
 def _version(value: bool) -> None:

@@ -63,7 +63,9 @@ class GristSection(Section):
         description="In-flight requests per document (Grist refuses more than 10 with 429).",
     )
     breaker_failures: int = Field(5, ge=1, description="Failures in a row that open the breaker.")
-    breaker_reset: float = Field(10.0, gt=0, description="Seconds before a half-open retry.")
+    breaker_reset: float = Field(
+        3.0, gt=0, description="Seconds before a half-open retry (how soon writes recover)."
+    )
 
     @field_validator("base_url")
     @classmethod

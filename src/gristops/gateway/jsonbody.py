@@ -10,7 +10,7 @@ import structlog
 from fastapi import Request
 from fastapi.responses import Response
 
-from gristops.errors import BadRequest, GristopsError, TooManyRequests
+from gristops.errors import BadRequest, GristopsError, TooManyRequests, Unavailable
 
 log = structlog.get_logger("gristops.gateway")
 
@@ -51,7 +51,8 @@ def error_response(exc: GristopsError) -> Response:
     if details:
         body["details"] = details
     headers = {}
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, (TooManyRequests, Unavailable)):
+        # A client that honours it neither hammers a backend that is down nor waits for ever.
         headers["Retry-After"] = str(exc.retry_after)
     if exc.http_status == 401:
         headers["WWW-Authenticate"] = "Bearer"

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gristops.errors import Unavailable
+from gristops.errors import StorageFull, Unavailable, disk_full
 from gristops.state.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
@@ -129,6 +129,11 @@ class StateDB:
             self._conn.close()
 
     def _unavailable(self, exc: sqlite3.Error) -> Unavailable:
+        if disk_full(exc):
+            return StorageFull(
+                f"the state DB {self.path} was not changed: the disk is full ({exc})",
+                hint="free space under data_dir; the state DB is intact",
+            )
         return Unavailable(
             f"the state DB {self.path} is not usable: {exc}",
             hint="check disk space and permissions of data_dir; another process may hold a lock",

@@ -10,14 +10,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class StoreMetrics:
     """`gristops_store_operation_duration_seconds`, `gristops_store_errors_total` and
-    `gristops_store_fallbacks_total` (hybrid reads sent to Grist's REST API)."""
+    `gristops_store_fallbacks_total` (hybrid reads sent to Grist's REST API) and
+    `gristops_grist_breaker_open` (1 while calls to the Grist server fail fast)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.duration = Histogram(
@@ -39,6 +40,13 @@ class StoreMetrics:
             "was missing or unreadable, by operation and reason.",
             ["operation", "reason"],
             registry=registry,
+        )
+        self.breaker_open = Gauge(
+            "gristops_grist_breaker_open",
+            "1 while the circuit breaker to the Grist server is open: writes through Grist "
+            "(and reads in server mode) fail fast with 503.",
+            registry=registry,
+            multiprocess_mode="livemax",
         )
 
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from gristops.errors import GristopsError, Unavailable
+from gristops.errors import GristopsError, StorageFull, Unavailable, disk_full
 from gristops.store.base import JSON, Record, RecordQuery, UpsertOptions, UpsertResult
 from gristops.store.file import reads, writes
 from gristops.store.file.docfile import DocFile, NeedsWorker, OrderCache, Token, reading, writing
@@ -357,6 +357,11 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 def _unavailable(doc_id: str, exc: sqlite3.OperationalError) -> GristopsError:
     text = str(exc)
+    if disk_full(exc):
+        return StorageFull(
+            f"document {doc_id} was not changed: the disk is full ({text})",
+            "free space under data_dir; the document is intact and writes resume by themselves",
+        )
     if "locked" in text or "busy" in text:
         return Unavailable(
             f"document {doc_id} is busy", "another process holds a long write lock; retry shortly"

@@ -216,30 +216,39 @@ class GristClient:
     async def _attempt(
         self, method: str, doc_id: str, path: str, params: dict[str, str] | None, body: Any
     ) -> httpx.Response | Unavailable:
-        """One try: the answer, or Unavailable when the server could not be reached."""
+        """One try: the answer, or Unavailable when the server could not be reached.
+
+        The try ends within grist.timeout, its wait for a slot included: a hung
+        Grist holds every slot, and the calls queued behind them must not wait longer.
+        """
         client = self._http()
-        async with self.limiter.slot(doc_id):
-            # Asked once a slot is free, so queued calls fail fast once the circuit opened.
-            self.breaker.admit()
-            try:
+        self.breaker.check()  # an open circuit fails fast, without queueing for a slot
+        admitted = False
+        try:
+            async with asyncio.timeout(self._settings.timeout), self.limiter.slot(doc_id):
+                # Asked again once a slot is free: the circuit may have opened meanwhile.
+                self.breaker.admit()
+                admitted = True
                 response = await client.request(method, path, params=params, json=body)
-            except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
+            if admitted:
                 self.breaker.failed()
-                return Unavailable(
-                    f"Grist server at {self._base_url} did not answer {method} {path} "
-                    f"within {self._settings.timeout:g}s",
-                    hint="Grist is overloaded or down; check it, or raise grist.timeout.",
-                )
-            except httpx.TransportError as exc:
-                self.breaker.failed()
-                detail = str(exc) or type(exc).__name__
-                return Unavailable(
-                    f"Cannot reach the Grist server at {self._base_url}: {detail}",
-                    hint="Check that Grist is running and that grist.base_url is right.",
-                )
-            except BaseException:
+            return Unavailable(
+                f"Grist server at {self._base_url} did not answer {method} {path} "
+                f"within {self._settings.timeout:g}s",
+                hint="Grist is overloaded or down; check it, or raise grist.timeout.",
+            )
+        except httpx.TransportError as exc:
+            self.breaker.failed()
+            detail = str(exc) or type(exc).__name__
+            return Unavailable(
+                f"Cannot reach the Grist server at {self._base_url}: {detail}",
+                hint="Check that Grist is running and that grist.base_url is right.",
+            )
+        except BaseException:
+            if admitted:
                 self.breaker.abandoned()
-                raise
+            raise
         if _answered_deliberately(response):
             self.breaker.succeeded()
         else:

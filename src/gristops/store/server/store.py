@@ -78,7 +78,8 @@ class GristServerStore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = GristClient(settings, api_key, clock=clock)
+        on_change = None if metrics is None else metrics.breaker_open.set
+        self.client = GristClient(settings, api_key, clock=clock, on_breaker_change=on_change)
         self._metrics = metrics
 
     def _measure(self, operation: str) -> AbstractContextManager[None]:

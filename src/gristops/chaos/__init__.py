@@ -1,0 +1,1 @@
+"""Chaos experiments: Chaos Toolkit JSON, and the probes and actions they call."""

@@ -1,0 +1,158 @@
+"""Chaos Toolkit actions: the faults, and the rollbacks that undo them.
+
+Each fault takes `after` (seconds to wait first), so an experiment starts it
+in the background and its traffic probe sees the service before, during and
+after. A process is named by its pid file, as a supervisor writes it. Every
+rollback is safe to run when its fault never happened (or already ended).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import time
+from pathlib import Path
+
+import httpx
+from chaoslib.exceptions import ActivityFailed
+
+from gristops.runtime import pids, process
+
+FILLER = ".gristops-chaos-fill"
+FILL_CHUNK = 1 << 20
+
+
+def _pid(pid_file: str) -> int:
+    pid = pids.read_pid(Path(pid_file))
+    if pid is None:
+        raise ActivityFailed(f"no running process in {pid_file}; start the service first")
+    return pid
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone: nothing left to signal
+        os.kill(pid, sig)
+
+
+def kill_process(pid_file: str, after: float = 0.0) -> dict[str, int]:
+    """kill -9 the process in `pid_file` after `after` seconds."""
+    time.sleep(after)
+    pid = _pid(pid_file)
+    _signal(pid, signal.SIGKILL)
+    return {"killed": pid}
+
+
+def hang_process(pid_file: str, seconds: float, after: float = 0.0) -> dict[str, int]:
+    """SIGSTOP the process for `seconds`, then SIGCONT: it hangs without dying."""
+    time.sleep(after)
+    pid = _pid(pid_file)
+    _signal(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        _signal(pid, signal.SIGCONT)
+    return {"hung": pid}
+
+
+def slow_process(
+    pid_file: str, seconds: float, stopped_ms: float, running_ms: float, after: float = 0.0
+) -> dict[str, int]:
+    """Stop and continue the process in a cycle for `seconds`: a request waits for the next
+    running slice, which adds about half a stopped slice to its latency (more when it needs
+    several slices)."""
+    time.sleep(after)
+    pid = _pid(pid_file)
+    cycles = 0
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            _signal(pid, signal.SIGSTOP)
+            time.sleep(stopped_ms / 1000)
+            _signal(pid, signal.SIGCONT)
+            time.sleep(running_ms / 1000)
+            cycles += 1
+    finally:
+        _signal(pid, signal.SIGCONT)
+    return {"cycles": cycles}
+
+
+def continue_process(pid_file: str) -> None:
+    """Rollback: SIGCONT the process (a no-op when it runs or is gone)."""
+    pid = pids.read_pid(Path(pid_file))
+    if pid is not None:
+        _signal(pid, signal.SIGCONT)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_service(
+    command: str, ready_url: str, after: float = 0.0, timeout: float = 120.0
+) -> dict[str, float]:
+    """Run `command` (it starts the service and returns) unless `ready_url` answers 200,
+    then wait until it does. As a rollback: the service is back whatever happened."""
+    time.sleep(after)
+    started = time.monotonic()
+    if not _answers(ready_url):
+        process.run(shlex.split(command), timeout=timeout)
+    deadline = started + timeout
+    while not _answers(ready_url):
+        if time.monotonic() > deadline:
+            raise ActivityFailed(f"{ready_url} did not answer within {timeout:g} s of `{command}`")
+        time.sleep(0.1)
+    return {"seconds_to_ready": round(time.monotonic() - started, 2)}
+
+
+def fill_disk(folder: str, seconds: float, after: float = 0.0) -> dict[str, int]:
+    """Fill the filesystem of `folder` (a size-limited tmpfs) until writes fail with ENOSPC,
+    keep it full for `seconds`, then free the space."""
+    time.sleep(after)
+    written = 0
+    chunk = b"\0" * FILL_CHUNK
+    try:
+        with (Path(folder) / FILLER).open("wb", buffering=0) as handle:
+            size = FILL_CHUNK
+            while size:  # down to the last byte: halve the write at each ENOSPC
+                try:
+                    written += handle.write(chunk[:size]) or 0
+                except OSError:
+                    size //= 2
+            time.sleep(seconds)
+    finally:
+        free_disk(folder)
+    return {"filled_bytes": written}
+
+
+def free_disk(folder: str) -> None:
+    """Rollback: remove the filler file (a no-op when it is not there)."""
+    with contextlib.suppress(FileNotFoundError):
+        (Path(folder) / FILLER).unlink()
+
+
+def stress_cpu(workers: int, seconds: float, pid_file: str, after: float = 0.0) -> dict[str, int]:
+    """stress-ng (Debian's) on `workers` CPUs for `seconds`; its pid in `pid_file` meanwhile."""
+    time.sleep(after)
+    args = [process.find_program("stress-ng"), "--cpu", str(workers), "--timeout", f"{seconds:g}s"]
+    stress = process.Service("stress-ng", args, log_path=Path(pid_file).with_suffix(".log"))
+    stress.start()
+    pids.write_pid(Path(pid_file), stress.pid or 0)
+    try:
+        if stress.process is not None:
+            stress.process.wait(seconds + 30)
+    finally:
+        stress.stop()
+        Path(pid_file).unlink(missing_ok=True)
+    return {"workers": workers}
+
+
+def stop_process(pid_file: str) -> None:
+    """Rollback: stop the process in `pid_file` (SIGTERM, SIGKILL after 5 s) if it runs."""
+    pid = pids.read_pid(Path(pid_file))
+    if pid is not None:
+        pids.stop(pid, signal.SIGTERM, 5.0)

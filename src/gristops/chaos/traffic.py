@@ -1,0 +1,221 @@
+"""Traffic during an experiment: concurrent reads and writes, every outcome recorded.
+
+Not a load tool (that is `gristops loadtest`): a few clients that keep the
+gateway busy while a fault is injected, and keep per-request detail (when it
+started, how long it took, its status and Retry-After, the marker each write
+carried) because the experiments' checks are about individual requests: did
+any write hang, is every acknowledged write in the document exactly once.
+A watcher samples Grist's /status, the gateway's /ready and its breaker metric
+at the same time, so the checks can tell when the outage began and ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+Kind = Literal["read", "write"]
+CLIENT_TIMEOUT = 60.0  # far above any bound checked: a hang shows as latency, not a client error
+WATCH_EVERY = 0.2
+WATCH_TIMEOUT = 1.0
+BREAKER_METRIC = "gristops_grist_breaker_open"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the traffic goes: a gateway, a login, and a table with a text column to write."""
+
+    gateway_url: str
+    email: str
+    password: str
+    doc_id: str
+    table: str
+    column: str
+    grist_url: str | None = None  # watched when set: Grist's own /status
+
+    def records_path(self) -> str:
+        return f"/api/docs/{self.doc_id}/tables/{self.table}/records"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request: start (seconds since the run began), latency, status (0: no answer)."""
+
+    kind: Kind
+    start: float
+    latency: float
+    status: int
+    retry_after: str | None = None
+    error: str = ""
+    marker: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def end(self) -> float:
+        return self.start + self.latency
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One look at the services: Grist answering, /ready's status, the breaker metric."""
+
+    at: float
+    grist_up: bool | None
+    ready_status: int
+    breaker_open: float | None
+
+
+@dataclass
+class Traffic:
+    """What a run recorded."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much traffic: clients, how long, every how many requests one is a write.
+
+    `write_every` 0 sends reads only. The run lasts `seconds`, and at least
+    `settle` seconds past the moment the watched Grist answered again (up to
+    `max_seconds`), so that recovery is always observed.
+    """
+
+    clients: int
+    seconds: float
+    write_every: int = 4
+    settle: float = 0.0
+    max_seconds: float = 300.0
+
+
+async def login(client: httpx.AsyncClient, target: Target) -> str:
+    answer = await client.post(
+        "/auth/login", json={"email": target.email, "password": target.password}
+    )
+    if answer.status_code != 200:
+        raise RuntimeError(f"login as {target.email} failed: HTTP {answer.status_code} {answer.text}")
+    return str(answer.json()["access_token"])
+
+
+def _metric(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+class _Run:
+    def __init__(self, target: Target, plan: Plan, client: httpx.AsyncClient) -> None:
+        self.target = target
+        self.plan = plan
+        self.client = client
+        self.traffic = Traffic()
+        self.run_id = secrets.token_hex(4)
+        self.t0 = time.monotonic()
+        self.stop = asyncio.Event()
+        self.grist_back_at: float | None = None
+
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    async def request(self, kind: Kind, number: int, headers: dict[str, str]) -> None:
+        marker = f"chaos-{self.run_id}-{number}" if kind == "write" else None
+        path = self.target.records_path()
+        start = self.now()
+        try:
+            if kind == "write":
+                body = {"records": [{"fields": {self.target.column: marker}}]}
+                answer = await self.client.post(path, json=body, headers=headers)
+            else:
+                answer = await self.client.get(path, params={"limit": "20"}, headers=headers)
+        except httpx.HTTPError as exc:
+            outcome = Outcome(kind, start, self.now() - start, 0, error=type(exc).__name__)
+        else:
+            error = "" if answer.is_success else answer.text[:200]
+            outcome = Outcome(
+                kind, start, self.now() - start, answer.status_code,
+                answer.headers.get("retry-after"), error, marker,
+            )  # fmt: skip
+        self.traffic.outcomes.append(outcome)
+
+    async def client_loop(self, index: int, headers: dict[str, str]) -> None:
+        count = 0
+        while not self.stop.is_set():
+            count += 1
+            write = self.plan.write_every > 0 and count % self.plan.write_every == 0
+            await self.request("write" if write else "read", index * 1_000_000 + count, headers)
+
+    async def watch(self) -> None:
+        was_up = True
+        while not self.stop.is_set():
+            grist_up: bool | None = None
+            if self.target.grist_url is not None:
+                try:
+                    answer = await self.client.get(
+                        f"{self.target.grist_url}/status", timeout=WATCH_TIMEOUT
+                    )
+                    grist_up = answer.status_code == 200
+                except httpx.HTTPError:
+                    grist_up = False
+                if grist_up and not was_up:
+                    self.grist_back_at = self.now()
+                was_up = grist_up
+            ready, breaker = await self._gateway_state()
+            self.traffic.samples.append(Sample(self.now(), grist_up, ready, breaker))
+            await asyncio.sleep(WATCH_EVERY)
+
+    async def _gateway_state(self) -> tuple[int, float | None]:
+        try:
+            ready = (await self.client.get("/ready", timeout=10)).status_code
+            metrics = await self.client.get("/metrics", timeout=WATCH_TIMEOUT * 5)
+            return ready, _metric(metrics.text, BREAKER_METRIC)
+        except httpx.HTTPError:
+            return 0, None
+
+    async def timer(self) -> None:
+        plan = self.plan
+        while self.now() < plan.max_seconds:
+            settled = self.grist_back_at is None or self.now() - self.grist_back_at >= plan.settle
+            down = bool(self.traffic.samples) and self.traffic.samples[-1].grist_up is False
+            if self.now() >= plan.seconds and settled and not down:
+                break
+            await asyncio.sleep(0.1)
+        self.stop.set()
+
+
+async def drive(target: Target, plan: Plan) -> Traffic:
+    """Send the planned traffic to `target`; every request's outcome and the watcher's samples."""
+    async with httpx.AsyncClient(
+        base_url=target.gateway_url,
+        timeout=CLIENT_TIMEOUT,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=plan.clients + 4),
+    ) as client:
+        headers = {"Authorization": f"Bearer {await login(client, target)}"}
+        run = _Run(target, plan, client)
+        tasks = [run.client_loop(i, headers) for i in range(plan.clients)]
+        await asyncio.gather(run.timer(), run.watch(), *tasks)
+        run.traffic.seconds = run.now()
+        return run.traffic
+
+
+async def stored_markers(target: Target, prefix: str = "chaos-") -> list[str]:
+    """Every marker in the target's column (read through the gateway once it answers)."""
+    async with httpx.AsyncClient(
+        base_url=target.gateway_url, timeout=CLIENT_TIMEOUT, trust_env=False
+    ) as client:
+        headers = {"Authorization": f"Bearer {await login(client, target)}"}
+        answer = await client.get(target.records_path(), headers=headers)
+        answer.raise_for_status()
+        values = (r["fields"].get(target.column) for r in answer.json()["records"])
+        return [v for v in values if isinstance(v, str) and v.startswith(prefix)]

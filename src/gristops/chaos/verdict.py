@@ -1,0 +1,159 @@
+"""An experiment's figures from its recorded traffic, and the pass criteria checked on them.
+
+Times are seconds since the traffic began. The fault window is what the
+watcher saw (Grist not answering its /status) when Grist was watched, else
+the window the experiment planned (`fault_at`, `fault_seconds`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from gristops.chaos.traffic import Outcome, Traffic
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank quantile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def outage(traffic: Traffic) -> tuple[float, float | None] | None:
+    """When Grist stopped answering and when it answered again (None: never down)."""
+    down = next((s.at for s in traffic.samples if s.grist_up is False), None)
+    if down is None:
+        return None
+    back = next((s.at for s in traffic.samples if s.at > down and s.grist_up), None)
+    return down, back
+
+
+def _during(outcomes: list[Outcome], window: tuple[float, float] | None) -> list[Outcome]:
+    if window is None:
+        return []
+    start, end = window
+    return [o for o in outcomes if o.start < end and o.end > start]
+
+
+def figures(
+    traffic: Traffic, planned: tuple[float, float] | None, stored: list[str] | None
+) -> dict[str, Any]:
+    """What happened, in numbers: counts, latencies (ms), the outage, recovery, write integrity."""
+    reads = [o for o in traffic.outcomes if o.kind == "read"]
+    writes = [o for o in traffic.outcomes if o.kind == "write"]
+    failed_writes = [o for o in writes if not o.ok]
+    seen = outage(traffic)
+    window: tuple[float, float] | None = planned
+    if seen is not None:
+        window = (seen[0], seen[1] if seen[1] is not None else traffic.seconds)
+    before = [o for o in writes if o.ok and window is not None and o.end <= window[0]]
+    during_reads = _during(reads, window)
+    during_writes = _during(writes, window)
+    result: dict[str, Any] = {
+        "seconds": round(traffic.seconds, 1),
+        "requests": len(traffic.outcomes),
+        "reads": len(reads),
+        "reads_failed": sum(not o.ok for o in reads),
+        "writes": len(writes),
+        "writes_ok": len(writes) - len(failed_writes),
+        "writes_failed": len(failed_writes),
+        "failed_write_statuses": dict(Counter(str(o.status) for o in failed_writes)),
+        "failed_writes_without_retry_after": sum(o.retry_after is None for o in failed_writes),
+        "failed_write_max_ms": _ms(max((o.latency for o in failed_writes), default=None)),
+        "failed_write_example": failed_writes[0].error if failed_writes else None,
+        "max_latency_ms": _ms(max((o.latency for o in traffic.outcomes), default=None)),
+        "read_p50_ms": _ms(quantile([o.latency for o in reads], 0.5)),
+        "read_p95_ms": _ms(quantile([o.latency for o in reads], 0.95)),
+        "read_p95_during_ms": _ms(quantile([o.latency for o in during_reads], 0.95)),
+        "write_p50_before_ms": _ms(quantile([o.latency for o in before], 0.5)),
+        "write_p50_during_ms": _ms(
+            quantile([o.latency for o in during_writes if o.ok], 0.5)
+        ),
+        "fault_window_s": None if window is None else [round(t, 2) for t in window],
+    }
+    if seen is not None and seen[1] is not None:
+        back = seen[1]
+        recovered = [o.end for o in writes if o.ok and o.end > back]
+        result["recovery_s"] = round(min(recovered) - back, 2) if recovered else None
+    if traffic.samples:
+        result["ready_503_seen"] = any(s.ready_status == 503 for s in traffic.samples)
+        result["ready_at_end"] = traffic.samples[-1].ready_status
+        result["breaker_open_seen"] = any(s.breaker_open == 1 for s in traffic.samples)
+        result["breaker_open_at_end"] = traffic.samples[-1].breaker_open
+    if stored is not None:
+        acknowledged = Counter(o.marker for o in writes if o.ok and o.marker)
+        counts = Counter(stored)
+        result["acknowledged_missing"] = sum(1 for m in acknowledged if counts[m] == 0)
+        result["acknowledged_duplicated"] = sum(1 for m in acknowledged if counts[m] > 1)
+        result["unacknowledged_applied"] = sum(1 for m in counts if m not in acknowledged)
+    return result
+
+
+def _over(name: str, value: float | None, limit: float, unit: str = "") -> list[str]:
+    if value is None or value <= limit:
+        return []
+    return [f"{name} {value:g}{unit} > {limit:g}{unit}"]
+
+
+def failures(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
+    """Every criterion of `expect` that `result` misses, one line each (empty: passed)."""
+    found: list[str] = []
+    if "reads_failed_max" in expect:
+        found += _over("failed reads", result["reads_failed"], expect["reads_failed_max"])
+    if "writes_failed_max" in expect:
+        found += _over("failed writes", result["writes_failed"], expect["writes_failed_max"])
+    if expect.get("fault_bit") and result["writes_failed"] == 0:
+        found.append("no write failed: the fault did not reach the gateway")
+    if "failed_write_statuses" in expect:
+        allowed = {str(s) for s in expect["failed_write_statuses"]}
+        other = sorted(set(result["failed_write_statuses"]) - allowed)
+        if other:
+            found.append(f"failed writes answered {', '.join(other)}, expected only {sorted(allowed)}")
+    if expect.get("failed_writes_retry_after") and result["failed_writes_without_retry_after"]:
+        found.append(f"{result['failed_writes_without_retry_after']} failed writes had no Retry-After")
+    if "failed_write_max_s" in expect:
+        found += _over(
+            "slowest failed write", result["failed_write_max_ms"], expect["failed_write_max_s"] * 1000, " ms"
+        )
+    if "max_latency_s" in expect:
+        found += _over(
+            "slowest request", result["max_latency_ms"], expect["max_latency_s"] * 1000, " ms"
+        )
+    if "read_p95_during_max_s" in expect:
+        found += _over(
+            "read p95 during the fault",
+            result["read_p95_during_ms"],
+            expect["read_p95_during_max_s"] * 1000,
+            " ms",
+        )
+    if "write_slowdown_min_s" in expect:
+        before, during = result["write_p50_before_ms"], result["write_p50_during_ms"]
+        wanted = expect["write_slowdown_min_s"] * 1000
+        if before is None or during is None or during - before < wanted:
+            found.append(f"write p50 went {before} -> {during} ms, expected +{wanted:g} ms or more")
+    if "recovery_within_s" in expect:
+        recovery = result.get("recovery_s")
+        if recovery is None:
+            found.append("no write succeeded after Grist answered again")
+        else:
+            found += _over("recovery", recovery, expect["recovery_within_s"], " s")
+    if expect.get("outage_visible"):
+        if not result.get("ready_503_seen"):
+            found.append("/ready never answered 503 during the outage")
+        if not result.get("breaker_open_seen"):
+            found.append("gristops_grist_breaker_open never showed 1 during the outage")
+        if result.get("ready_at_end") != 200 or result.get("breaker_open_at_end") != 0:
+            found.append("/ready or the breaker metric did not return to normal")
+    if expect.get("writes_exactly_once"):
+        for key in ("acknowledged_missing", "acknowledged_duplicated"):
+            if result.get(key):
+                found.append(f"{result[key]} acknowledged writes {key.split('_')[1]}")
+    return found
