@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets as tokens
 import sqlite3
 from pathlib import Path
@@ -76,9 +77,10 @@ def write_reads_back(configuration: dict[str, Any], secrets: dict[str, Any]) -> 
         return False
 
 
-def sqlite_intact(paths: list[str]) -> bool:
-    """True when every SQLite file answers `PRAGMA integrity_check` with ok (opened read-only)."""
-    for path in paths:
+def sqlite_intact(paths: list[str] | str) -> bool:
+    """True when every SQLite file (a list, or one string separated by `:`) answers
+    `PRAGMA integrity_check` with ok (opened read-only)."""
+    for path in paths.split(os.pathsep) if isinstance(paths, str) else paths:
         with sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True) as db:
             if db.execute("PRAGMA integrity_check").fetchone() != ("ok",):
                 return False

@@ -68,7 +68,7 @@ def figures(
         "failed_write_statuses": dict(Counter(str(o.status) for o in failed_writes)),
         "failed_writes_without_retry_after": sum(o.retry_after is None for o in failed_writes),
         "failed_write_max_ms": _ms(max((o.latency for o in failed_writes), default=None)),
-        "failed_write_example": failed_writes[0].error if failed_writes else None,
+        "failed_write_errors": sorted({o.error[:160] for o in failed_writes})[:5],
         "max_latency_ms": _ms(max((o.latency for o in traffic.outcomes), default=None)),
         "read_p50_ms": _ms(quantile([o.latency for o in reads], 0.5)),
         "read_p95_ms": _ms(quantile([o.latency for o in reads], 0.95)),
@@ -79,8 +79,8 @@ def figures(
         ),
         "fault_window_s": None if window is None else [round(t, 2) for t in window],
     }
-    if seen is not None and seen[1] is not None:
-        back = seen[1]
+    back = seen[1] if seen is not None else (None if planned is None else planned[1])
+    if back is not None:
         recovered = [o.end for o in writes if o.ok and o.end > back]
         result["recovery_s"] = round(min(recovered) - back, 2) if recovered else None
     if traffic.samples:
@@ -119,6 +119,10 @@ def failures(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
             found.append(f"failed writes answered {', '.join(other)}, expected only {sorted(allowed)}")
     if expect.get("failed_writes_retry_after") and result["failed_writes_without_retry_after"]:
         found.append(f"{result['failed_writes_without_retry_after']} failed writes had no Retry-After")
+    if "failed_writes_say" in expect:
+        unclear = [e for e in result["failed_write_errors"] if expect["failed_writes_say"] not in e]
+        if unclear:
+            found.append(f"failed writes did not say {expect['failed_writes_say']!r}: {unclear[0]}")
     if "failed_write_max_s" in expect:
         found += _over(
             "slowest failed write", result["failed_write_max_ms"], expect["failed_write_max_s"] * 1000, " ms"

@@ -93,7 +93,7 @@ def alertmanager_config(receivers: Receivers) -> AlertmanagerFiles:
             {
                 "source_matchers": ['alertname="GatewayDown"'],
                 "target_matchers": [
-                    'alertname=~"StoreUnreachable|GatewayLatencyHigh|ErrorBudgetBurn.*"'
+                    'alertname=~"StoreUnreachable|GristCircuitOpen|GatewayLatencyHigh|ErrorBudgetBurn.*"'
                 ],
             }
         ],
