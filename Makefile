@@ -2,12 +2,13 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 # Real programs the integration tests run (Debian packages; pip wheels come from pyproject);
-# curl and jq run the README's "Try it"; git and ssh-keygen (openssh-client) the gitops tests.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq git openssh-client
+# curl and jq run the README's "Try it"; git and ssh-keygen (openssh-client) the gitops tests;
+# stress-ng the CPU chaos experiment.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq git openssh-client stress-ng
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
-.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist arm64
+.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist chaos arm64
 
 install:
 	$(PIP) install -q -e .
@@ -50,6 +51,11 @@ bench: install-dev
 bench-grist: install-dev install-grist-peer
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/grist.py
+
+# The chaos experiments at full length (minutes) against a live Grist, figures printed;
+# `make test` runs the same experiments shortened.
+chaos: install-system install-dev install-grist-peer
+	GRISTOPS_CHAOS_FULL=1 $(PYTHON) -m pytest tests/integration/test_chaos.py -s -q
 
 # gristops on Debian bookworm arm64 under qemu-user (root). Not in `test`: 15-30 min on a busy
 # 2-core machine (pip under emulation); the bookworm root is cached in ~/.cache/gristops.

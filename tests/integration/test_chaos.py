@@ -13,8 +13,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from gristops.chaos.actions import kill_process, start_service
+from gristops.config import parse_config
+from gristops.observe.stack import StackPaths, write_stack
+from gristops.runtime.process import Service
+from tests.gateway_harness import free_port
+from tests.integration.test_prometheus_stack import ok, wait_for
 from tests.support.chaos_stage import Stage, embedded_stage_on_tmpfs, hybrid_stage, run_experiment
 from tests.support.grist_peer import GristPeer
 
@@ -73,3 +80,50 @@ def test_disk_full_gives_clear_errors_and_corrupts_nothing(
         figures = passes("disk-full", disk_stage)
     assert figures["failed_write_statuses"] == {"507": figures["writes_failed"]}
     assert figures["writes_ok"]
+
+
+def test_grist_killed_fires_grist_circuit_open_on_prometheus_and_it_resolves(
+    stage: Stage, tmp_path: Path
+) -> None:
+    """The rendered rules (1 s `for:`) on a real Prometheus scraping the stage's gateway."""
+    assert stage.grist is not None
+    port = free_port()
+    text = (
+        f"grist: {{document_id: {stage.doc_id}}}\nobserve:\n  prometheus:\n"
+        "    scrape_interval: 1\n    evaluation_interval: 1\n    node_exporter: null\n"
+        f"    gateway_targets: ['{stage.gateway.url.removeprefix('http://')}']\n"
+        f"    listen: 127.0.0.1:{port}\n    alertmanager: 127.0.0.1:{free_port()}\n"
+    )
+    write_stack(parse_config(text, str(tmp_path / "gristops.yaml"), tmp_path), tmp_path / "o", "1s")
+    url = f"http://127.0.0.1:{port}"
+    prometheus = Service(
+        "prometheus",
+        [
+            "prometheus",
+            f"--config.file={StackPaths(tmp_path / 'o').prometheus}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        ],
+        log_path=tmp_path / "prometheus.log",
+    )
+
+    def states() -> set[str]:
+        alerts = httpx.get(f"{url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        return {a["state"] for a in alerts if a["labels"]["alertname"] == "GristCircuitOpen"}
+
+    def breaker() -> float | None:
+        query = {"query": "gristops_grist_breaker_open"}
+        found = httpx.get(f"{url}/api/v1/query", params=query, timeout=5).json()["data"]["result"]
+        return float(found[0]["value"][1]) if found else None
+
+    variables = stage.variables()
+    with prometheus:
+        prometheus.wait_ready(lambda: ok(f"{url}/-/ready"), 30)
+        wait_for("the gateway scraped, breaker closed", lambda: breaker() == 0, 15)
+        kill_process(variables["grist_pid_file"])
+        try:
+            wait_for("GristCircuitOpen firing", lambda: "firing" in states(), 20)
+            assert httpx.get(f"{stage.gateway.url}/ready", timeout=10).status_code == 503
+        finally:
+            start_service(variables["grist_start"], f"{variables['grist_url']}/status")
+        wait_for("GristCircuitOpen resolved", lambda: not states(), 20)
