@@ -136,6 +136,7 @@ class GristClient:
         api_key: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_breaker_change: Callable[[bool], None] | None = None,
     ) -> None:
         if settings.base_url is None:
             raise ConfigError(
@@ -147,7 +148,11 @@ class GristClient:
         self._client: httpx.AsyncClient | None = None
         self.limiter = DocLimiter(settings.max_parallel_per_doc)
         self.breaker = CircuitBreaker(
-            "Grist server", settings.breaker_failures, settings.breaker_reset, clock
+            "Grist server",
+            settings.breaker_failures,
+            settings.breaker_reset,
+            clock,
+            on_breaker_change,
         )
 
     def _http(self) -> httpx.AsyncClient:
