@@ -27,7 +27,7 @@ from tests.gateway_harness import Gateway, running_gateway
 from tests.support.grist_peer import GristPeer, cache_dir, peer_dir, running_peer
 
 ADMIN = ("chaos@stage.test", "chaos-stage-password")  # a throwaway login of a throwaway stage
-GRIST_TIMEOUT = 2
+GRIST_TIMEOUT = 5  # long enough for Grist to load the document after a restart
 QUIET = "log: {level: warning, access: false}\n"
 
 
@@ -54,7 +54,7 @@ class Stage:
                 "grist_url": self.grist.base_url,
                 "grist_pid_file": str(self.grist.data_dir / "grist.pid"),
                 "grist_start": shlex.join(start),
-                "grist_timeout": GRIST_TIMEOUT,
+                "max_latency": GRIST_TIMEOUT + 1,
             }
         return found
 
@@ -99,6 +99,8 @@ def run_experiment(name: str, stage: Stage, short: bool, **extra: Any) -> dict[s
     for key, value in variables.items():
         args += ["--var", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     env = {**os.environ, "GRISTOPS_CHAOS_PASSWORD": ADMIN[1]}
+    if stage.grist is not None:
+        env["GRISTOPS_CHAOS_GRIST_API_KEY"] = stage.grist.api_key
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False, timeout=900)
     if not done.stdout.strip():
         raise AssertionError(f"chaos run {name} printed nothing (exit {done.returncode}):\n{done.stderr}")

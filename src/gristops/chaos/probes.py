@@ -37,6 +37,7 @@ def target(configuration: dict[str, Any], secrets: dict[str, Any] | None) -> Tar
             table=str(configuration["table"]),
             column=str(configuration["column"]),
             grist_url=configuration.get("grist_url") or None,
+            grist_api_key=(secrets or {}).get("grist_api_key") or None,
         )
     except KeyError as exc:
         raise ActivityFailed(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -138,24 +139,34 @@ def _problems(journal: dict[str, Any]) -> list[str]:
     return found
 
 
+def _optional_secrets(definition: dict[str, Any]) -> None:
+    """An env secret with a `default` (which chaoslib has only for configuration) takes it
+    when its variable is not set."""
+    for scope in definition.get("secrets", {}).values():
+        for key, entry in scope.items():
+            if isinstance(entry, dict) and "default" in entry and entry["key"] not in os.environ:
+                scope[key] = entry["default"]
+
+
 def run(name: str, variables: dict[str, Any], short: bool = False) -> Outcome:
     """Run experiment `name`; `variables` override its configuration (after the short values)."""
     chosen = experiment(name)
     definition = json.loads(json.dumps(chosen.definition))  # chaoslib edits what it runs
-    try:
-        ensure_experiment_is_valid(definition)
-    except ChaosException as exc:
-        raise ConfigError(f"experiment {name} is invalid: {exc}", hint="fix its JSON") from None
     with tempfile.TemporaryDirectory(prefix="gristops-chaos-") as scratch:
-        config = {"scratch_dir": scratch, **(chosen.short_values() if short else {}), **variables}
-        logging.getLogger("chaostoolkit").setLevel(logging.INFO)
+        # Values given here replace the configuration's entries (and their env lookups).
+        given = {"scratch_dir": scratch, **(chosen.short_values() if short else {}), **variables}
+        definition["configuration"] = {**definition.get("configuration", {}), **given}
+        _optional_secrets(definition)
         try:
-            journal = run_experiment(definition, settings=SETTINGS, experiment_vars=(config, {}))
+            ensure_experiment_is_valid(definition)
         except ChaosException as exc:
             raise ConfigError(
                 f"experiment {name} cannot run: {exc}",
-                hint="set the variables it names (see docs/chaos.md)",
+                hint="give each variable it needs with --var KEY=VALUE or GRISTOPS_CHAOS_KEY "
+                "(docs/chaos.md lists them)",
             ) from None
+        logging.getLogger("chaostoolkit").setLevel(logging.INFO)
+        journal = run_experiment(definition, settings=SETTINGS)
         record = Path(scratch) / FIGURES_FILE
         figures = json.loads(record.read_text()) if record.is_file() else {}
     return Outcome(

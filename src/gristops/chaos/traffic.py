@@ -37,6 +37,9 @@ class Target:
     table: str
     column: str
     grist_url: str | None = None  # watched when set: Grist's own /status
+    # With Grist's API key, Grist counts as back once it serves the document again (after a
+    # restart it loads it first, which takes seconds), not as soon as /status answers.
+    grist_api_key: str | None = None
 
     def records_path(self) -> str:
         return f"/api/docs/{self.doc_id}/tables/{self.table}/records"
@@ -65,10 +68,11 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Sample:
-    """One look at the services: Grist answering, /ready's status, the breaker metric."""
+    """One look at the services: Grist's /status (0: refused, -1: no answer in time, None:
+    not watched), /ready's status, the breaker metric."""
 
     at: float
-    grist_up: bool | None
+    grist_status: int | None
     ready_status: int
     breaker_open: float | None
 
@@ -86,16 +90,16 @@ class Traffic:
 class Plan:
     """How much traffic: clients, how long, every how many requests one is a write.
 
-    `write_every` 0 sends reads only. The run lasts `seconds`, and at least
-    `settle` seconds past the moment the watched Grist answered again (up to
-    `max_seconds`), so that recovery is always observed.
+    `write_every` 0 sends reads only. The run lasts `seconds`; when Grist is
+    watched, also until it answers again and a write has succeeded since, then
+    `settle` seconds more (up to `max_seconds`), so that recovery is observed.
     """
 
     clients: int
     seconds: float
     write_every: int = 4
     settle: float = 0.0
-    max_seconds: float = 300.0
+    max_seconds: float = 120.0
 
 
 async def login(client: httpx.AsyncClient, target: Target) -> str:
@@ -124,6 +128,7 @@ class _Run:
         self.t0 = time.monotonic()
         self.stop = asyncio.Event()
         self.grist_back_at: float | None = None
+        self.recovered_at: float | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -147,6 +152,9 @@ class _Run:
                 answer.headers.get("retry-after"), error, marker,
             )  # fmt: skip
         self.traffic.outcomes.append(outcome)
+        back = self.grist_back_at
+        if outcome.ok and kind == "write" and back is not None and outcome.start > back:
+            self.recovered_at = self.recovered_at or outcome.end
 
     async def client_loop(self, index: int, headers: dict[str, str]) -> None:
         count = 0
@@ -158,21 +166,33 @@ class _Run:
     async def watch(self) -> None:
         was_up = True
         while not self.stop.is_set():
-            grist_up: bool | None = None
+            status: int | None = None
             if self.target.grist_url is not None:
                 try:
-                    answer = await self.client.get(
-                        f"{self.target.grist_url}/status", timeout=WATCH_TIMEOUT
-                    )
-                    grist_up = answer.status_code == 200
+                    answer = await self._grist_check()
+                    status = answer.status_code
+                except httpx.ConnectError:
+                    status = 0  # nothing listens: the process is gone
                 except httpx.HTTPError:
-                    grist_up = False
-                if grist_up and not was_up:
+                    status = -1  # listening but silent (stopped, starting, overloaded)
+                if status == 200 and not was_up:
                     self.grist_back_at = self.now()
-                was_up = grist_up
+                    self.recovered_at = None
+                was_up = status == 200
             ready, breaker = await self._gateway_state()
-            self.traffic.samples.append(Sample(self.now(), grist_up, ready, breaker))
+            self.traffic.samples.append(Sample(self.now(), status, ready, breaker))
             await asyncio.sleep(WATCH_EVERY)
+
+    async def _grist_check(self) -> httpx.Response:
+        url, key = self.target.grist_url, self.target.grist_api_key
+        if key is None:
+            return await self.client.get(f"{url}/status", timeout=WATCH_TIMEOUT)
+        return await self.client.get(
+            f"{url}{self.target.records_path()}",
+            params={"limit": "1"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=WATCH_TIMEOUT,
+        )
 
     async def _gateway_state(self) -> tuple[int, float | None]:
         try:
@@ -185,8 +205,11 @@ class _Run:
     async def timer(self) -> None:
         plan = self.plan
         while self.now() < plan.max_seconds:
-            settled = self.grist_back_at is None or self.now() - self.grist_back_at >= plan.settle
-            down = bool(self.traffic.samples) and self.traffic.samples[-1].grist_up is False
+            settled = self.grist_back_at is None or (
+                self.recovered_at is not None and self.now() - self.recovered_at >= plan.settle
+            )
+            last = self.traffic.samples[-1].grist_status if self.traffic.samples else None
+            down = last is not None and last != 200
             if self.now() >= plan.seconds and settled and not down:
                 break
             await asyncio.sleep(0.1)

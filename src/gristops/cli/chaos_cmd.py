@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from gristops.chaos.run import experiments, parse_value, run
 from gristops.cli.common import JsonOption, emit_json, err, out
 from gristops.errors import BadRequest
+from gristops.observe.logging import configure_logging
 
 app = typer.Typer(
     help="Chaos experiments: real faults (Grist killed, hung or slow, disk full, CPU stress) "
@@ -66,15 +66,10 @@ def run_(
     doc_id, ...); the password from GRISTOPS_CHAOS_PASSWORD. See docs/chaos.md.
     """
     variables = _variables(var or [])
-    # Chaos Toolkit's own progress lines (each activity as it starts and ends) go to stderr.
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("[chaos] %(message)s"))
-    logger = logging.getLogger("chaostoolkit")
-    logger.addHandler(handler)
-    try:
-        outcome = run(name, variables, short=short)
-    finally:
-        logger.removeHandler(handler)
+    # Chaos Toolkit's progress (each activity as it starts and ends) goes to stderr with the
+    # other log lines: stdout stays clean for --json.
+    configure_logging("info", json_lines=None)
+    outcome = run(name, variables, short=short)
     if as_json:
         emit_json(outcome.as_dict())
     else:

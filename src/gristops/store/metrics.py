@@ -46,7 +46,9 @@ class StoreMetrics:
             "1 while the circuit breaker to the Grist server is open: writes through Grist "
             "(and reads in server mode) fail fast with 503.",
             registry=registry,
-            multiprocess_mode="livemax",
+            # Each worker has its own breaker; the last change any of them saw is the news
+            # (the worker that runs the store probe keeps trying, so it sees Grist come back).
+            multiprocess_mode="mostrecent",
         )
 
 
