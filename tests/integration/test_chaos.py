@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gristops.chaos.actions import kill_process, start_service
 from gristops.config import parse_config
 from gristops.observe.stack import StackPaths, write_stack
 from gristops.runtime.process import Service
@@ -36,6 +35,38 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def prometheus(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus with the rendered rules (1 s scrape, evaluation and `for:`)
+    scraping the stage's gateway; its URL."""
+    root = tmp_path_factory.mktemp("chaos-prometheus")
+    port = free_port()
+    text = (
+        f"grist: {{document_id: {stage.doc_id}}}\nobserve:\n  prometheus:\n"
+        "    scrape_interval: 1\n    evaluation_interval: 1\n    node_exporter: null\n"
+        f"    gateway_targets: ['{stage.gateway.url.removeprefix('http://')}']\n"
+        f"    listen: 127.0.0.1:{port}\n    alertmanager: 127.0.0.1:{free_port()}\n"
+    )
+    write_stack(parse_config(text, str(root / "gristops.yaml"), root), root / "o", "1s")
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        "prometheus",
+        f"--config.file={StackPaths(root / 'o').prometheus}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--storage.tsdb.path={root / 'tsdb'}",
+    ]
+    with Service("prometheus", args, log_path=root / "prometheus.log") as running:
+        running.wait_ready(lambda: ok(f"{url}/-/ready"), 30)
+        wait_for("the gateway scraped", lambda: query(url, "gristops_grist_breaker_open") == 0, 20)
+        yield url
+
+
+def query(url: str, promql: str) -> float | None:
+    found = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
+    result = found["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
 def passes(name: str, stage: Stage) -> dict[str, object]:
     outcome = run_experiment(name, stage, short=SHORT)
     print(f"\n{name} figures: {json.dumps(outcome['figures'], sort_keys=True)}")
@@ -46,13 +77,19 @@ def passes(name: str, stage: Stage) -> dict[str, object]:
     return figures
 
 
-def test_grist_killed_reads_go_on_writes_fail_fast_and_none_is_lost(stage: Stage) -> None:
+def test_grist_killed_reads_go_on_writes_fail_fast_and_none_is_lost(
+    stage: Stage, prometheus: str
+) -> None:
     figures = passes("grist-killed", stage)
     assert figures["reads_failed"] == 0
     assert figures["writes_failed"] and figures["writes_ok"]
-    assert figures["failed_write_statuses"] == {"503": figures["writes_failed"]}
+    assert set(figures["failed_write_statuses"]) <= {"503", "429"}  # type: ignore[arg-type]
     assert figures["ready_503_seen"] and figures["breaker_open_seen"]
     assert figures["acknowledged_missing"] == figures["acknowledged_duplicated"] == 0
+    # The outage fired GristCircuitOpen on Prometheus, and it resolved once Grist was back.
+    firing = 'ALERTS{alertname="GristCircuitOpen", alertstate="firing"}'
+    assert query(prometheus, f"max_over_time({firing}[10m])") == 1
+    wait_for("GristCircuitOpen resolved", lambda: query(prometheus, firing) is None, 20)
 
 
 def test_grist_hung_requests_are_bounded_by_the_timeout(stage: Stage) -> None:
@@ -66,7 +103,9 @@ def test_grist_slow_shows_in_writes_not_in_hybrid_reads(stage: Stage) -> None:
     assert figures["reads_failed"] == figures["writes_failed"] == 0
 
 
-@pytest.mark.skipif(shutil.which("stress-ng") is None, reason="needs stress-ng (make install-system)")
+@pytest.mark.skipif(
+    shutil.which("stress-ng") is None, reason="needs stress-ng (make install-system)"
+)
 def test_cpu_stress_on_every_core_keeps_reads_fast(stage: Stage) -> None:
     figures = passes("cpu-stress", stage)
     assert figures["reads_failed"] == 0
@@ -80,50 +119,3 @@ def test_disk_full_gives_clear_errors_and_corrupts_nothing(
         figures = passes("disk-full", disk_stage)
     assert figures["failed_write_statuses"] == {"507": figures["writes_failed"]}
     assert figures["writes_ok"]
-
-
-def test_grist_killed_fires_grist_circuit_open_on_prometheus_and_it_resolves(
-    stage: Stage, tmp_path: Path
-) -> None:
-    """The rendered rules (1 s `for:`) on a real Prometheus scraping the stage's gateway."""
-    assert stage.grist is not None
-    port = free_port()
-    text = (
-        f"grist: {{document_id: {stage.doc_id}}}\nobserve:\n  prometheus:\n"
-        "    scrape_interval: 1\n    evaluation_interval: 1\n    node_exporter: null\n"
-        f"    gateway_targets: ['{stage.gateway.url.removeprefix('http://')}']\n"
-        f"    listen: 127.0.0.1:{port}\n    alertmanager: 127.0.0.1:{free_port()}\n"
-    )
-    write_stack(parse_config(text, str(tmp_path / "gristops.yaml"), tmp_path), tmp_path / "o", "1s")
-    url = f"http://127.0.0.1:{port}"
-    prometheus = Service(
-        "prometheus",
-        [
-            "prometheus",
-            f"--config.file={StackPaths(tmp_path / 'o').prometheus}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        ],
-        log_path=tmp_path / "prometheus.log",
-    )
-
-    def states() -> set[str]:
-        alerts = httpx.get(f"{url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
-        return {a["state"] for a in alerts if a["labels"]["alertname"] == "GristCircuitOpen"}
-
-    def breaker() -> float | None:
-        query = {"query": "gristops_grist_breaker_open"}
-        found = httpx.get(f"{url}/api/v1/query", params=query, timeout=5).json()["data"]["result"]
-        return float(found[0]["value"][1]) if found else None
-
-    variables = stage.variables()
-    with prometheus:
-        prometheus.wait_ready(lambda: ok(f"{url}/-/ready"), 30)
-        wait_for("the gateway scraped, breaker closed", lambda: breaker() == 0, 15)
-        kill_process(variables["grist_pid_file"])
-        try:
-            wait_for("GristCircuitOpen firing", lambda: "firing" in states(), 20)
-            assert httpx.get(f"{stage.gateway.url}/ready", timeout=10).status_code == 503
-        finally:
-            start_service(variables["grist_start"], f"{variables['grist_url']}/status")
-        wait_for("GristCircuitOpen resolved", lambda: not states(), 20)

@@ -21,7 +21,7 @@ import httpx
 from chaoslib.exceptions import ActivityFailed
 
 from gristops.chaos.traffic import CLIENT_TIMEOUT, Plan, Target, drive, login, stored_markers
-from gristops.chaos.verdict import failures, figures
+from gristops.chaos.verdict import failures, figures, split_timing
 
 FIGURES_FILE = "figures.json"
 
@@ -99,11 +99,14 @@ def traffic(
     watch_grist: bool = False,
     fault_at: float | None = None,
     fault_seconds: float | None = None,
+    check_timing: bool = True,
 ) -> dict[str, Any]:
     """Drive traffic while the fault runs; its figures, or ActivityFailed with what missed.
 
     `fault_at`/`fault_seconds` place the fault window when Grist is not watched
-    (with `watch_grist`, the window is when Grist's /status did not answer).
+    (with `watch_grist`, the window is when Grist did not answer). Without
+    `check_timing`, duration criteria are reported in the figures but do not fail
+    (a shared, busy test machine says little about latency).
     """
     place = target(configuration, secrets)
     if not watch_grist:
@@ -113,7 +116,13 @@ def traffic(
     stored = asyncio.run(stored_markers(place)) if expect.get("writes_exactly_once") else None
     planned = None if fault_at is None else (fault_at, fault_at + (fault_seconds or 0.0))
     result = figures(recorded, planned, stored)
-    missed = failures(result, expect)
+    behaviour, timing = split_timing(expect)
+    missed = failures(result, behaviour)
+    slow = failures(result, timing)
+    if check_timing:
+        missed += slow
+    else:
+        result["timing_not_checked"] = slow
     result["failures"] = missed
     scratch = configuration.get("scratch_dir")
     if scratch:

@@ -107,7 +107,9 @@ async def login(client: httpx.AsyncClient, target: Target) -> str:
         "/auth/login", json={"email": target.email, "password": target.password}
     )
     if answer.status_code != 200:
-        raise RuntimeError(f"login as {target.email} failed: HTTP {answer.status_code} {answer.text}")
+        raise RuntimeError(
+            f"login as {target.email} failed: HTTP {answer.status_code} {answer.text}"
+        )
     return str(answer.json()["access_token"])
 
 
@@ -129,6 +131,7 @@ class _Run:
         self.stop = asyncio.Event()
         self.grist_back_at: float | None = None
         self.recovered_at: float | None = None
+        self.gateway_state: tuple[int, float | None] = (0, None)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -164,6 +167,9 @@ class _Run:
             await self.request("write" if write else "read", index * 1_000_000 + count, headers)
 
     async def watch(self) -> None:
+        """Sample Grist and the gateway on their own clocks (a slow /ready must not hide
+        Grist coming back); each sample carries the latest of both."""
+        gateway = asyncio.create_task(self._watch_gateway())
         was_up = True
         while not self.stop.is_set():
             status: int | None = None
@@ -179,8 +185,14 @@ class _Run:
                     self.grist_back_at = self.now()
                     self.recovered_at = None
                 was_up = status == 200
-            ready, breaker = await self._gateway_state()
+            ready, breaker = self.gateway_state
             self.traffic.samples.append(Sample(self.now(), status, ready, breaker))
+            await asyncio.sleep(WATCH_EVERY)
+        await gateway
+
+    async def _watch_gateway(self) -> None:
+        while not self.stop.is_set():
+            self.gateway_state = await self._gateway_state()
             await asyncio.sleep(WATCH_EVERY)
 
     async def _grist_check(self) -> httpx.Response:

@@ -51,9 +51,7 @@ def run_(
     name: Annotated[str, typer.Argument(help="Experiment name (see `gristops chaos list`).")],
     var: Annotated[
         list[str] | None,
-        typer.Option(
-            "--var", help="KEY=VALUE over the experiment's configuration (repeatable)."
-        ),
+        typer.Option("--var", help="KEY=VALUE over the experiment's configuration (repeatable)."),
     ] = None,
     short: Annotated[
         bool, typer.Option("--short", help="The shortened timings (seconds, as in CI).")
