@@ -57,7 +57,7 @@ def prometheus(stage: Stage, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ]
     with Service("prometheus", args, log_path=root / "prometheus.log") as running:
         running.wait_ready(lambda: ok(f"{url}/-/ready"), 30)
-        wait_for("the gateway scraped", lambda: query(url, "gristops_grist_breaker_open") == 0, 20)
+        wait_for("the gateway scraped", lambda: query(url, "gristops_grist_breaker_open") == 0, 30)
         yield url
 
 

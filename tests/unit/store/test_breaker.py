@@ -91,3 +91,22 @@ def test_an_abandoned_trial_lets_the_next_caller_try() -> None:
     b.admit()
     b.abandoned()
     b.admit()
+
+
+def test_an_open_circuit_says_when_to_retry_and_reports_each_change() -> None:
+    clock = ManualClock()
+    changes: list[bool] = []
+    b = CircuitBreaker("Grist server", 2, 10.0, clock, changes.append)
+    fail(b, 2)
+    clock.now += 2.5
+    with pytest.raises(Unavailable) as refused:
+        b.check()  # fails fast before a caller queues for a slot
+    assert refused.value.retry_after == 8  # seconds until the trial call, rounded up
+    clock.now += 8
+    b.check()  # half-open: check() lets callers queue, admit() picks the one trial
+    b.admit()
+    b.failed()  # the trial failed: still open, no second "opened" report
+    clock.now += 10
+    b.admit()
+    b.succeeded()
+    assert changes == [True, False]

@@ -78,7 +78,10 @@ class GristServerStore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        on_change = None if metrics is None else metrics.breaker_open.set
+        on_change = None
+        if metrics is not None:
+            on_change = metrics.breaker_open.set
+            metrics.breaker_open.set(0)  # present from the start: an alert rule sees it closed
         self.client = GristClient(settings, api_key, clock=clock, on_breaker_change=on_change)
         self._metrics = metrics
 
