@@ -28,7 +28,8 @@ from tests.support.grist_peer import GristPeer, cache_dir, peer_dir, running_pee
 
 ADMIN = ("chaos@stage.test", "chaos-stage-password")  # a throwaway login of a throwaway stage
 GRIST_TIMEOUT = 5  # long enough for Grist to load the document after a restart
-QUIET = "log: {level: warning, access: false}\n"
+# One worker: starts faster and leaves more of a small machine to the faults.
+QUIET = "log: {level: warning, access: false}\nserver: {workers: 1}\n"
 
 
 @dataclass
