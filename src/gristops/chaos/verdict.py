@@ -130,6 +130,15 @@ def _over(name: str, value: float | None, limit: float, unit: str = "") -> list[
     return [f"{name} {value:g}{unit} > {limit:g}{unit}"]
 
 
+# Criteria in seconds on a figure in milliseconds: the figure and how a failure names it.
+LATENCY_LIMITS = {
+    "failed_write_while_dead_max_s": (
+        "failed_write_max_while_dead_ms",
+        "slowest failed write while Grist was dead",
+    ),
+    "max_latency_s": ("max_latency_ms", "slowest request"),
+    "read_p95_during_max_s": ("read_p95_during_ms", "read p95 during the fault"),
+}
 TIMING = frozenset(
     {"failed_write_while_dead_max_s", "max_latency_s", "read_p95_during_max_s",
      "write_slowdown_min_s", "recovery_within_s"}
@@ -166,24 +175,9 @@ def failures(result: dict[str, Any], expect: dict[str, Any]) -> list[str]:
         unclear = [e for e in result["failed_write_errors"] if expect["failed_writes_say"] not in e]
         if unclear:
             found.append(f"failed writes did not say {expect['failed_writes_say']!r}: {unclear[0]}")
-    if "failed_write_while_dead_max_s" in expect:
-        found += _over(
-            "slowest failed write while Grist was dead",
-            result["failed_write_max_while_dead_ms"],
-            expect["failed_write_while_dead_max_s"] * 1000,
-            " ms",
-        )
-    if "max_latency_s" in expect:
-        found += _over(
-            "slowest request", result["max_latency_ms"], expect["max_latency_s"] * 1000, " ms"
-        )
-    if "read_p95_during_max_s" in expect:
-        found += _over(
-            "read p95 during the fault",
-            result["read_p95_during_ms"],
-            expect["read_p95_during_max_s"] * 1000,
-            " ms",
-        )
+    for key, (figure, what) in LATENCY_LIMITS.items():
+        if key in expect:
+            found += _over(what, result[figure], expect[key] * 1000, " ms")
     if "write_slowdown_min_s" in expect:
         before, during = result["write_p50_before_ms"], result["write_p50_during_ms"]
         wanted = expect["write_slowdown_min_s"] * 1000
