@@ -77,6 +77,7 @@ def figures(
     if seen is not None:
         window = (seen[0], seen[1] if seen[1] is not None else traffic.seconds)
     before = [o for o in writes if o.ok and window is not None and o.end <= window[0]]
+    reads_before = [o for o in reads if window is not None and o.end <= window[0]]
     during_reads = _during(reads, window)
     during_writes = _during(writes, window)
     result: dict[str, Any] = {
@@ -100,6 +101,7 @@ def figures(
         "max_latency_ms": _ms(max((o.latency for o in traffic.outcomes), default=None)),
         "read_p50_ms": _ms(quantile([o.latency for o in reads], 0.5)),
         "read_p95_ms": _ms(quantile([o.latency for o in reads], 0.95)),
+        "read_p95_before_ms": _ms(quantile([o.latency for o in reads_before], 0.95)),
         "read_p95_during_ms": _ms(quantile([o.latency for o in during_reads], 0.95)),
         "write_p50_before_ms": _ms(quantile([o.latency for o in before], 0.5)),
         "write_p50_during_ms": _ms(quantile([o.latency for o in during_writes if o.ok], 0.5)),

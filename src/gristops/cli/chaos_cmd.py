@@ -19,7 +19,7 @@ app = typer.Typer(
 
 FIGURES_SHOWN = (
     "requests", "reads_failed", "writes_ok", "writes_failed", "failed_write_statuses",
-    "failed_write_max_ms", "max_latency_ms", "read_p95_ms", "read_p95_during_ms",
+    "failed_write_max_ms", "max_latency_ms", "read_p95_ms", "read_p95_before_ms", "read_p95_during_ms",
     "write_p50_before_ms", "write_p50_during_ms", "recovery_s", "ready_503_seen",
     "breaker_open_seen", "acknowledged_missing", "acknowledged_duplicated",
 )  # fmt: skip
