@@ -96,15 +96,23 @@ def start_service(
     command: str, ready_url: str, after: float = 0.0, timeout: float = 120.0
 ) -> dict[str, float]:
     """Run `command` (it starts the service and returns) unless `ready_url` answers 200,
-    then wait until it does. As a rollback: the service is back whatever happened."""
+    then wait until it does. As a rollback: the service is back whatever happened.
+
+    The service answering is what counts: a start script whose own check gave up
+    too early (exit status not 0) while the service came up is not a failure.
+    """
     time.sleep(after)
     started = time.monotonic()
+    output = ""
     if not _answers(ready_url):
-        process.run(shlex.split(command), timeout=timeout)
+        done = process.run(shlex.split(command), timeout=timeout, check=False)
+        output = (done.stderr or done.stdout).strip()[-300:]
     deadline = started + timeout
     while not _answers(ready_url):
         if time.monotonic() > deadline:
-            raise ActivityFailed(f"{ready_url} did not answer within {timeout:g} s of `{command}`")
+            raise ActivityFailed(
+                f"{ready_url} did not answer within {timeout:g} s of `{command}`: {output}"
+            )
         time.sleep(0.1)
     return {"seconds_to_ready": round(time.monotonic() - started, 2)}
 
