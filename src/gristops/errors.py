@@ -69,6 +69,10 @@ class SwapError(GristopsError):
     """The live document could not be replaced; it is unchanged."""
 
 
+class LoadtestFailed(GristopsError):
+    """A load test missed a threshold or its baseline, or its target did not answer."""
+
+
 class AcmeError(GristopsError):
     """The CA refused or failed an ACME step; the message carries the CA's own words."""
 

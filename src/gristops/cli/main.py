@@ -29,6 +29,7 @@ from gristops.cli import (
     init_cmd,
     install_cmd,
     k8s_cmd,
+    loadtest_cmd,
     logs_cmd,
     observe_cmd,
     replicate_cmd,
@@ -63,6 +64,7 @@ app.add_typer(tls_cmd.app, name="tls")
 app.command("logs")(logs_cmd.logs)
 app.command("agent")(agent_cmd.agent)
 app.command("scan")(scan_cmd.scan)
+app.command("loadtest")(loadtest_cmd.loadtest)
 app.add_typer(install_cmd.app, name="install")
 app.add_typer(k8s_cmd.app, name="k8s")
 app.add_typer(chaos_cmd.app, name="chaos")

@@ -46,6 +46,12 @@ class DeploySection(Section):
         (SmokeCheck(path="/health"),),
         description="Requests a new slot must answer (directly, then through nginx).",
     )
+    loadtest: Path | None = Field(
+        None,
+        description="A `gristops loadtest` plan run against the new slot after the smoke "
+        "requests, before the switch: a failed threshold stops the deploy. Reads only (the "
+        "slot serves the live document): a plan with create or update scenarios is refused.",
+    )
     watch_seconds: float = Field(
         60.0,
         ge=0,

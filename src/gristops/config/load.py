@@ -105,6 +105,7 @@ def _format(err: ValidationError, source: str) -> str:
 _RELATIVE_PATHS = {
     "grist": ("api_key_file", "docs_dir"),
     "gitops": ("allowed_signers", "wheelhouse"),
+    "deploy": ("loadtest",),
 }
 
 

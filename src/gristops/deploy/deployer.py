@@ -18,7 +18,7 @@ import structlog
 
 from gristops.config import Config
 from gristops.deploy import slots
-from gristops.deploy.probe import GateFailed, smoke, wait_ready
+from gristops.deploy.probe import GateFailed, gate_plan, load_gate, smoke, wait_ready
 from gristops.deploy.records import DeployRecords, Slot, SlotRecord, other
 from gristops.deploy.release import Release
 from gristops.deploy.slots import SlotPlace
@@ -73,6 +73,8 @@ class Deployer:
 
     def _deploy(self, release: Release, *, actor: str, force: bool) -> DeployResult:
         started = time.monotonic()
+        gate = self.config.deploy.loadtest
+        plan = gate_plan(gate) if gate is not None else None  # a bad plan stops us before install
         active = self.records.active()
         if active and active.release_id == release.id and not force:
             self.step(f"{release.id} already serves from {active.slot}: nothing to do")
@@ -93,6 +95,9 @@ class Deployer:
         try:
             web = self._install(place, release)
             self._start_and_gate(place)
+            if plan is not None:
+                self.step(f"load test on {target} ({plan.seconds:g} s)")
+                load_gate(place.url(), plan, str(gate))
             self.step(f"switching traffic to {target}")
             switching = time.monotonic()
             switched_after = switching - started  # from here on a failure switches back

@@ -1,14 +1,19 @@
-"""Health gates of a deploy: /ready, smoke requests, and live-traffic health from /metrics."""
+"""Health gates of a deploy: /ready, smoke requests, a load test, and live-traffic health."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from gristops.config.deploy import SmokeCheck
+from gristops.errors import ConfigError
+from gristops.loadtest.launch import Target, run_plan
+from gristops.loadtest.plan import Plan, load_plan
+from gristops.loadtest.verdict import judge
 
 REQUESTS = "gristops_http_requests"
 DURATION = "gristops_http_request_duration_seconds"
@@ -48,6 +53,29 @@ def smoke(base_url: str, checks: tuple[SmokeCheck, ...], *, verify: bool = True)
                 raise GateFailed(f"smoke GET {check.path} failed: {exc}") from None
             if status != check.status:
                 raise GateFailed(f"smoke GET {check.path} answered {status}, not {check.status}")
+
+
+def gate_plan(path: Path) -> Plan:
+    """The deploy's load-test plan, checked before anything is installed: reads only."""
+    plan = load_plan(path)
+    writes = plan.writes()
+    if writes:
+        raise ConfigError(
+            f"deploy.loadtest: {path} writes ({', '.join(writes)}) and the new slot serves "
+            "the live document",
+            "give the gate a plan of reads, logins and refreshes only",
+        )
+    return plan
+
+
+def load_gate(base_url: str, plan: Plan, name: str) -> None:
+    """Run the plan against the new slot; GateFailed lists the thresholds it missed."""
+    result = judge(run_plan(plan, Target(base_url), plan_name=name), plan.thresholds)
+    failed = result.failed()
+    if failed:
+        raise GateFailed(
+            "load test failed: " + "; ".join(check.describe() for check in failed)
+        )
 
 
 @dataclass(frozen=True)
