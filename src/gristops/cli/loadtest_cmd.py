@@ -23,6 +23,7 @@ from gristops.loadtest.report import render
 from gristops.loadtest.result import Progress as RunProgress
 from gristops.loadtest.result import Result, load_result
 from gristops.loadtest.verdict import judge
+from gristops.observe.logging import configure_logging
 
 
 def _default_url(config: Path) -> str:
@@ -92,6 +93,7 @@ def loadtest(
     if print_default:
         typer.echo(default_plan_text(), nl=False)
         return
+    configure_logging("warning", json_lines=None)  # stdout is the result; the progress line says the rest
     plan = load_plan(plan_file)
     plan_name = str(plan_file) if plan_file else "default"
     saved = load_result(baseline, "baseline") if baseline else None

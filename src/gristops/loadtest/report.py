@@ -47,8 +47,9 @@ def latency_chart(result: Result, p95_limit: float | None) -> str:
         values = [
             p.scenarios[name].p95_ms if name in p.scenarios else None for p in result.timeline
         ]
-        axes.plot(times, [float("nan") if v is None else v for v in values],
-                  linewidth=1, alpha=0.75, label=f"{name} p95")  # fmt: skip
+        # Markers: a scenario seen in one second only (a login at start) is still a visible point.
+        axes.plot(times, [float("nan") if v is None else v for v in values], marker=".",
+                  markersize=4, linewidth=1, alpha=0.75, label=f"{name} p95")  # fmt: skip
     for key, style in (("p95_ms", "-"), ("p50_ms", "--")):
         values = [getattr(p.overall, key) for p in result.timeline]
         axes.plot(times, [float("nan") if v is None else v for v in values], style,
@@ -82,13 +83,17 @@ def throughput_chart(result: Result) -> str:
     return _svg(figure)
 
 
+def _numeric(cell: str) -> bool:
+    return cell.rstrip("%").replace(".", "", 1).isdigit()
+
+
 def _table(header: list[str], rows: list[list[str]], failing: list[bool] | None = None) -> str:
     if not rows:
         return "<p>None.</p>"
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = "".join(
         f"<tr{' class=fail' if failing and failing[i] else ''}>"
-        + "".join(f"<td>{escape(cell)}</td>" for cell in row)
+        + "".join(f"<td{'' if _numeric(cell) else ' class=text'}>{escape(cell)}</td>" for cell in row)
         + "</tr>"
         for i, row in enumerate(rows)
     )

@@ -96,6 +96,8 @@ class Check(_Model):
                 f"{self.scope} p95 {self.value:.1f} ms vs baseline {self.baseline:.1f} ms "
                 f"({change:+.0f} %, limit {self.limit:.1f} ms)"
             )
+        if self.metric == "requests":
+            return f"{self.scope} sent no requests: its thresholds cannot be judged"
         relation = "at least" if self.metric == "min_rps" else "at most"
         return f"{self.scope} {self.metric} {self.value:.4g} ({relation} {self.limit:g})"
 
