@@ -35,7 +35,12 @@ def _default_url(config: Path) -> str:
 def _run(plan: Plan, target: Target, plan_name: str, quiet: bool) -> Result:
     if quiet:
         return run_plan(plan, target, plan_name=plan_name)
-    columns = (TextColumn("loadtest"), BarColumn(), TimeElapsedColumn(), TextColumn("{task.description}"))
+    columns = (
+        TextColumn("loadtest"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("starting", total=plan.seconds)
 
@@ -59,20 +64,28 @@ def _summary(result: Result) -> None:
 def loadtest(
     plan_file: Annotated[
         Path | None,
-        typer.Argument(help="The plan (YAML). Default: the shipped plan for `gristops init`'s "
-                       "sample document (see --print-default).", show_default=False),
+        typer.Argument(
+            help="The plan (YAML). Default: the shipped plan for `gristops init`'s "
+            "sample document (see --print-default).",
+            show_default=False,
+        ),
     ] = None,
     url: Annotated[
         str | None,
-        typer.Option(help="Target: the gateway (http://127.0.0.1:8484) or the edge "
-                     "(https://host). Default: the gateway of --config."),
+        typer.Option(
+            help="Target: the gateway (http://127.0.0.1:8484) or the edge "
+            "(https://host). Default: the gateway of --config."
+        ),
     ] = None,
     ca_file: Annotated[
-        Path | None, typer.Option("--ca-file", help="CA certificate (PEM) an https target chains to.")
+        Path | None,
+        typer.Option("--ca-file", help="CA certificate (PEM) an https target chains to."),
     ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     as_json: JsonOption = False,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write the JSON result here.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the JSON result here.")
+    ] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
     baseline: Annotated[
         Path | None, typer.Option(help="A saved result (--out) to compare p95 with.")
@@ -93,7 +106,9 @@ def loadtest(
     if print_default:
         typer.echo(default_plan_text(), nl=False)
         return
-    configure_logging("warning", json_lines=None)  # stdout is the result; the progress line says the rest
+    configure_logging(
+        "warning", json_lines=None
+    )  # stdout is the result; the progress line says the rest
     plan = load_plan(plan_file)
     plan_name = str(plan_file) if plan_file else "default"
     saved = load_result(baseline, "baseline") if baseline else None

@@ -73,9 +73,7 @@ def load_gate(base_url: str, plan: Plan, name: str) -> None:
     result = judge(run_plan(plan, Target(base_url), plan_name=name), plan.thresholds)
     failed = result.failed()
     if failed:
-        raise GateFailed(
-            "load test failed: " + "; ".join(check.describe() for check in failed)
-        )
+        raise GateFailed("load test failed: " + "; ".join(check.describe() for check in failed))
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,13 @@ class Target:
 def check_target(target: Target, plan: Plan, password: str) -> None:
     """One login before any load: a wrong URL, certificate or password is an error, not a run."""
     if not target.url.startswith(("http://", "https://")):
-        raise ConfigError(f"--url {target.url}: not an http:// or https:// URL", "e.g. http://127.0.0.1:8484")
+        raise ConfigError(
+            f"--url {target.url}: not an http:// or https:// URL", "e.g. http://127.0.0.1:8484"
+        )
     if target.ca_file is not None and not target.ca_file.is_file():
-        raise ConfigError(f"--ca-file {target.ca_file}: no such file", "give the CA certificate (PEM)")
+        raise ConfigError(
+            f"--ca-file {target.ca_file}: no such file", "give the CA certificate (PEM)"
+        )
     body = {"email": plan.login.email, "password": password}
     try:
         answer = httpx.post(f"{target.url.rstrip('/')}/auth/login", json=body,

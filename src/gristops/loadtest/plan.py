@@ -26,9 +26,12 @@ from pydantic import (
 
 from gristops.errors import ConfigError
 
-DEFAULT_PASSWORD_ENV = "GRISTOPS_LOADTEST_PASSWORD"
-RUNNER_PASSWORD_ENV = "GRISTOPS_LOADTEST_RUNNER_PASSWORD"  # how the runner process gets it
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+DEFAULT_PASSWORD_ENV = "GRISTOPS_LOADTEST_PASSWORD"  # noqa: S105 - a variable name
+# The name of the variable that hands the runner process the password (not a password).
+RUNNER_PASSWORD_ENV = "GRISTOPS_LOADTEST_RUNNER_PASSWORD"  # noqa: S105
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$"
+)
 _HINT = "fix that key; `gristops loadtest --help` names the default file to start from"
 
 
@@ -139,7 +142,12 @@ class UpdateScenario(_Scenario):
 
 
 Scenario = Annotated[
-    LoginScenario | RefreshScenario | ListScenario | RecordScenario | CreateScenario | UpdateScenario,
+    LoginScenario
+    | RefreshScenario
+    | ListScenario
+    | RecordScenario
+    | CreateScenario
+    | UpdateScenario,
     Field(discriminator="kind"),
 ]
 KINDS = ("login", "refresh", "list", "record", "create", "update")
@@ -230,7 +238,9 @@ def parse_plan(text: str, source: str, base_dir: Path | None = None) -> Plan:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{source}:{where}: not valid YAML", "fix the indentation or quoting") from None
+        raise ConfigError(
+            f"{source}:{where}: not valid YAML", "fix the indentation or quoting"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: not a load-test plan (a mapping of keys)", _HINT)
     try:

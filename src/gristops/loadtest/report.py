@@ -93,7 +93,9 @@ def _table(header: list[str], rows: list[list[str]], failing: list[bool] | None 
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
     body = "".join(
         f"<tr{' class=fail' if failing and failing[i] else ''}>"
-        + "".join(f"<td{'' if _numeric(cell) else ' class=text'}>{escape(cell)}</td>" for cell in row)
+        + "".join(
+            f"<td{'' if _numeric(cell) else ' class=text'}>{escape(cell)}</td>" for cell in row
+        )
         + "</tr>"
         for i, row in enumerate(rows)
     )

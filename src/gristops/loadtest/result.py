@@ -125,7 +125,9 @@ def load_result(path: Path, what: str = "result") -> Result:
     try:
         return Result.model_validate_json(path.read_bytes())
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what}: {exc.strerror}", "check the path") from None
+        raise ConfigError(
+            f"{path}: cannot read the {what}: {exc.strerror}", "check the path"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"

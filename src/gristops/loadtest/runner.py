@@ -85,7 +85,7 @@ class Recorder:
         return int(time.monotonic() - self.started)
 
     def request(self, request_type: str, name: str, response_time: float, response_length: int,
-                exception: BaseException | None = None, **_: Any) -> None:  # fmt: skip
+                exception: Exception | None = None, **_: Any) -> None:  # fmt: skip
         window = self.windows.get(self.second())
         if window is None:
             window = self.windows[self.second()] = RequestStats(use_response_times_cache=False)

@@ -1,10 +1,14 @@
-"""Judging live traffic from two /metrics samples."""
+"""Judging live traffic from two /metrics samples; the load-test gate's plan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from gristops.deploy.probe import TrafficSample
+from gristops.deploy.probe import TrafficSample, gate_plan
+from gristops.errors import ConfigError
+from gristops.loadtest.plan import default_plan_text
 
 INF = float("inf")
 
@@ -28,3 +32,18 @@ def test_p95_in_the_open_bucket_is_its_lower_bound() -> None:
 
 def test_empty_window() -> None:
     assert TrafficSample(0, 0, ()).p95() == 0.0
+
+
+def test_the_load_gate_refuses_a_plan_that_writes(tmp_path: Path) -> None:
+    """The new slot serves the live document: the gate's plan may only read."""
+    plan = tmp_path / "gate.yaml"
+    plan.write_text(default_plan_text())
+    with pytest.raises(ConfigError) as refused:
+        gate_plan(plan)
+    assert refused.value.message == (
+        f"deploy.loadtest: {plan} writes (create_order, update_stock) and the new slot serves "
+        "the live document"
+    )
+    reads = default_plan_text().split("  create_order:")[0] + "thresholds: {}\n"
+    plan.write_text(reads)
+    assert gate_plan(plan).writes() == []

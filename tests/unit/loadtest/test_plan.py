@@ -55,11 +55,20 @@ def test_durations(text: object, seconds: float) -> None:
     ("change", "where"),
     [
         (("duration: 5s", "duration: soon"), "plan.yaml: stages.0.duration: not a duration"),
-        (("users: 2", "users: -1"), "plan.yaml: stages.0.users: Input should be greater than or equal to 0"),
-        (("users: 2", "users: 0"), "plan.yaml: (top level): stages: at least one stage needs users"),
+        (
+            ("users: 2", "users: -1"),
+            "plan.yaml: stages.0.users: Input should be greater than or equal to 0",
+        ),
+        (
+            ("users: 2", "users: 0"),
+            "plan.yaml: (top level): stages: at least one stage needs users",
+        ),
         (("table: Products", "tabel: Products"), "plan.yaml: scenarios.read.tabel: unknown key"),
         (("kind: record", "kind: delete"), "plan.yaml: scenarios.read: Input tag 'delete'"),
-        (("ids: [1]", "ids: []"), "plan.yaml: scenarios.read.ids: Tuple should have at least 1 item"),
+        (
+            ("ids: [1]", "ids: []"),
+            "plan.yaml: scenarios.read.ids: Tuple should have at least 1 item",
+        ),
         (("read:", "Read:"), "plan.yaml: scenarios.Read.[key]: String should match pattern"),
         (("document: Shop", "document: ../x"), "plan.yaml: document: String should match pattern"),
     ],
@@ -93,21 +102,38 @@ def test_the_password_comes_from_the_environment_or_a_file_beside_the_plan(
 ) -> None:
     plan = parse_plan(MINIMAL, "plan.yaml")
     monkeypatch.delenv("GRISTOPS_LOADTEST_PASSWORD", raising=False)
-    with pytest.raises(ConfigError, match="environment variable GRISTOPS_LOADTEST_PASSWORD is not set"):
+    with pytest.raises(
+        ConfigError, match="environment variable GRISTOPS_LOADTEST_PASSWORD is not set"
+    ):
         plan.login.password()
     monkeypatch.setenv("GRISTOPS_LOADTEST_PASSWORD", "from-env")
     assert plan.login.password() == "from-env"
     (tmp_path / "secret").write_text("from-file\n")
     path = tmp_path / "plan.yaml"
-    path.write_text(MINIMAL.replace("{email: a@example.com}", "{email: a@example.com, password_file: secret}"))
+    path.write_text(
+        MINIMAL.replace("{email: a@example.com}", "{email: a@example.com, password_file: secret}")
+    )
     assert load_plan(path).login.password() == "from-file"
     (tmp_path / "secret").unlink()
-    with pytest.raises(ConfigError, match="login.password_file: cannot read"):
+    with pytest.raises(ConfigError, match=r"login\.password_file: cannot read"):
         load_plan(path).login.password()
 
 
 def test_stages_ramp_linearly_hold_and_end() -> None:
-    stages = (Stage(duration=10, users=10), Stage(duration=10, users=10), Stage(duration=5, users=0))
-    assert [users_at(stages, t) for t in (0, 5, 9.9, 10, 19, 20, 22.5, 24.9)] == [0, 5, 10, 10, 10, 10, 5, 0]
+    stages = (
+        Stage(duration=10, users=10),
+        Stage(duration=10, users=10),
+        Stage(duration=5, users=0),
+    )
+    assert [users_at(stages, t) for t in (0, 5, 9.9, 10, 19, 20, 22.5, 24.9)] == [
+        0,
+        5,
+        10,
+        10,
+        10,
+        10,
+        5,
+        0,
+    ]
     assert users_at(stages, 25) is None
     assert users_at((Stage(duration=4, users=8), Stage(duration=4, users=2)), 6) == 5

@@ -48,13 +48,20 @@ def test_baseline_fails_when_p95_grew_more_than_allowed() -> None:
     assert all(c.passed for c in against_baseline(sample_result(117), baseline, 20))
     checks = against_baseline(sample_result(130), baseline, 20)
     assert [(c.scope, c.passed) for c in checks] == [
-        ("overall", False), ("read", False), ("login", True),
+        ("overall", False),
+        ("read", False),
+        ("login", True),
     ]
-    assert checks[0].describe() == "overall p95 130.0 ms vs baseline 100.0 ms (+30 %, limit 120.0 ms)"
+    assert (
+        checks[0].describe() == "overall p95 130.0 ms vs baseline 100.0 ms (+30 %, limit 120.0 ms)"
+    )
     assert judge(sample_result(130), Thresholds(), baseline, 50).passed is True
 
 
 def test_scenarios_with_few_requests_are_left_out_of_the_baseline() -> None:
     baseline = sample_result(100)
     baseline.scenarios["read"].requests = 5
-    assert [c.scope for c in against_baseline(sample_result(100), baseline, 20)] == ["overall", "login"]
+    assert [c.scope for c in against_baseline(sample_result(100), baseline, 20)] == [
+        "overall",
+        "login",
+    ]
