@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq gi
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 
-.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist chaos arm64
+.PHONY: install install-dev install-system install-grist-peer lint test bench bench-grist chaos loadtest arm64
 
 install:
 	$(PIP) install -q -e .
@@ -56,6 +56,11 @@ bench-grist: install-dev install-grist-peer
 # `make test` runs the same experiments shortened.
 chaos: install-system install-dev install-grist-peer
 	GRISTOPS_CHAOS_FULL=1 $(PYTHON) -m pytest tests/integration/test_chaos.py -s -q
+
+# The shipped load-test plan (60 s of load: ramp to 20 users, hold, ramp down) against a local
+# gateway on the sample document; figures printed, result and report in build/loadtest/.
+loadtest: install-dev
+	$(PYTHON) bench/loadtest.py
 
 # gristops on Debian bookworm arm64 under qemu-user (root). Not in `test`: 15-30 min on a busy
 # 2-core machine (pip under emulation); the bookworm root is cached in ~/.cache/gristops.
