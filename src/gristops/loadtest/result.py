@@ -99,7 +99,12 @@ class Check(_Model):
         if self.metric == "requests":
             return f"{self.scope} sent no requests: its thresholds cannot be judged"
         relation = "at least" if self.metric == "min_rps" else "at most"
-        return f"{self.scope} {self.metric} {self.value:.4g} ({relation} {self.limit:g})"
+        return f"{self.scope} {self.metric} {_number(self.value)} ({relation} {_number(self.limit)})"
+
+
+def _number(value: float) -> str:
+    """4 significant digits, without an exponent for large values (10000 ms, not 1e+04)."""
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 class Result(_Model):

@@ -71,6 +71,9 @@ class AppUser(FastHttpUser):
         return f"/api/docs/{quote(self.plan.document)}/tables/{quote(table)}/records"
 
     def send(self, method: str, path: str, name: str, body: Any = None) -> None:
+        if not self.access:  # its login failed (say, timed out): log in again, as an app would
+            self.sign_in(START_LOGIN)
+            return
         headers = {"Authorization": f"Bearer {self.access}"}
         self.client.request(method, path, name=name, headers=headers, json=body)
 

@@ -6,9 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from gristops.config.load import parse_config
+from gristops.deploy.deployer import Deployer
 from gristops.deploy.probe import TrafficSample, gate_plan
+from gristops.deploy.records import DeployRecords
+from gristops.deploy.release import Release
+from gristops.deploy.slots import SlotPlace
 from gristops.errors import ConfigError
 from gristops.loadtest.plan import default_plan_text
+from gristops.state.db import StateDB
 
 INF = float("inf")
 
@@ -47,3 +53,22 @@ def test_the_load_gate_refuses_a_plan_that_writes(tmp_path: Path) -> None:
     reads = default_plan_text().split("  create_order:")[0] + "thresholds: {}\n"
     plan.write_text(reads)
     assert gate_plan(plan).writes() == []
+
+
+def test_a_deploy_with_a_writing_gate_plan_stops_before_anything_is_installed(
+    tmp_path: Path,
+) -> None:
+    plan = tmp_path / "gate.yaml"
+    plan.write_text(default_plan_text())
+    config = parse_config(
+        f"data_dir: data\ngrist: {{document_id: Shop}}\ndeploy: {{loadtest: {plan.name}}}\n",
+        str(tmp_path / "gristops.yaml"),
+        tmp_path,
+    )
+    assert config.deploy.loadtest == plan  # relative to gristops.yaml
+    state = StateDB(config.state_path)
+    release = Release("1.0-000000000001", "1.0", tmp_path / "x.whl", None, None, None)
+    with pytest.raises(ConfigError, match=r"deploy\.loadtest: .* writes"):
+        Deployer(config, state).deploy(release, actor="ann")
+    assert DeployRecords(state).history(10) == []
+    assert not SlotPlace.of(config, "blue").root.exists()
