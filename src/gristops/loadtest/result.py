@@ -99,7 +99,9 @@ class Check(_Model):
         if self.metric == "requests":
             return f"{self.scope} sent no requests: its thresholds cannot be judged"
         relation = "at least" if self.metric == "min_rps" else "at most"
-        return f"{self.scope} {self.metric} {_number(self.value)} ({relation} {_number(self.limit)})"
+        return (
+            f"{self.scope} {self.metric} {_number(self.value)} ({relation} {_number(self.limit)})"
+        )
 
 
 def _number(value: float) -> str:

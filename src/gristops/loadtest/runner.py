@@ -94,12 +94,13 @@ class Recorder:
             window.log_error(request_type, name, exception)
 
     def timeline(self) -> list[Point]:
-        points = []
+        points, users = [], 0
         for second in range(max([*self.windows, *self.users], default=-1) + 1):
             window = self.windows.get(second) or RequestStats(use_response_times_cache=False)
+            users = self.users.get(second, users)  # a second the 1 s sampling skipped: as before
             points.append(Point(
                 t=float(second),
-                users=self.users.get(second, 0),
+                users=users,
                 overall=_window(window.total),
                 scenarios={name: _window(entry) for (name, _m), entry in window.entries.items()},
             ))  # fmt: skip
