@@ -12,19 +12,18 @@ from gristops.cli.main import main
 from gristops.loadtest.plan import parse_plan
 from tests.gateway_harness import free_port
 from tests.unit.loadtest.sample_result import sample_result
+from tests.unit.loadtest.test_plan import MINIMAL
 
-PLAN = """\
-document: Shop
-login: {email: admin@example.com}
-stages: [{duration: 2s, users: 1}]
-scenarios:
-  read: {kind: record, table: Products, ids: [1]}
+PLAN = (
+    MINIMAL
+    + """\
   login: {kind: login}
 thresholds:
   overall: {p95_ms: 500, error_rate: 0.01}
   scenarios:
     login: {p95_ms: 1500}
 """
+)
 
 
 def gristops(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
@@ -51,7 +50,7 @@ def files(tmp_path: Path) -> Path:
 def test_check_and_print_default(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                  files: Path) -> None:  # fmt: skip
     code, out, _ = gristops(capsys, monkeypatch, "loadtest", str(files / "plan.yaml"), "--check")
-    assert code == 0 and "valid; 2 scenarios, 1 stages over 2 s" in out
+    assert code == 0 and "valid; 2 scenarios, 1 stages over 5 s" in out
     code, out, _ = gristops(capsys, monkeypatch, "loadtest", "--print-default")
     assert code == 0 and parse_plan(out, "printed").seconds == 60
 
@@ -59,7 +58,7 @@ def test_check_and_print_default(capsys: pytest.CaptureFixture[str], monkeypatch
 def test_a_bad_plan_or_baseline_exits_2_with_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, files: Path
 ) -> None:
-    (files / "bad.yaml").write_text(PLAN.replace("users: 1", "users: many"))
+    (files / "bad.yaml").write_text(PLAN.replace("users: 2", "users: many"))
     code, _, err = gristops(capsys, monkeypatch, "loadtest", str(files / "bad.yaml"), "--check")
     assert code == 2
     assert err.splitlines()[0].startswith(
