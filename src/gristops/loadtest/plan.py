@@ -32,7 +32,7 @@ RUNNER_PASSWORD_ENV = "GRISTOPS_LOADTEST_RUNNER_PASSWORD"  # noqa: S105
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$"
 )
-_HINT = "fix that key; `gristops loadtest --help` names the default file to start from"
+_HINT = "fix that key; `gristops loadtest --print-default` prints a valid plan to start from"
 
 
 def parse_duration(value: Any) -> Any:
