@@ -71,6 +71,10 @@ edge: {{listen_address: 127.0.0.1, http_port: {http_port}, https_port: {https_po
         nginx.apply(render(config, upstream_port=int(gateway.url.rsplit(":", 1)[1]), web_root=None))
         nginx.start()
         try:
+            untrusted = gristops(
+                "loadtest", str(plan), "--url", f"https://127.0.0.1:{https_port}",
+                env={"GRISTOPS_LOADTEST_PASSWORD": password},
+            )  # fmt: skip
             run = gristops(
                 "loadtest", str(plan), "--url", f"https://127.0.0.1:{https_port}",
                 "--ca-file", str(nginx.paths.selfsigned_certificate),
@@ -79,6 +83,10 @@ edge: {{listen_address: 127.0.0.1, http_port: {http_port}, https_port: {https_po
             )  # fmt: skip
         finally:
             nginx.stop()
+    # Without --ca-file the edge's bootstrap certificate is not trusted: one line, no load sent.
+    assert untrusted.returncode == 2
+    assert "its TLS certificate is not trusted" in untrusted.stderr
+    assert "--ca-file" in untrusted.stderr
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr
     result = json.loads(run.stdout)
     assert result == json.loads((tmp_path / "result.json").read_text())
