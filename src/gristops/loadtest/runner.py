@@ -108,7 +108,7 @@ class Recorder:
 
 
 def _progress(runner: Runner, recorder: Recorder, total_seconds: float, path: Path) -> None:
-    """Once a second: note the users, and write what the caller shows on its progress line."""
+    """Write what the caller shows on its progress line (once a second)."""
     last = recorder.windows.get(recorder.second() - 1)
     entry = last.total if last else None
     stats = runner.stats.total
