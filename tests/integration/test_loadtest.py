@@ -93,7 +93,7 @@ edge: {{listen_address: 127.0.0.1, http_port: {http_port}, https_port: {https_po
     assert result["passed"] is True
     overall = result["overall"]
     assert overall["requests"] > 100 and overall["error_rate"] < 0.01 and overall["p95_ms"] < 500
-    assert {"login (user start)", "list_products", "filter_products", "read_product", "refresh",
+    assert {"login (new session)", "list_products", "filter_products", "read_product", "refresh",
             "create_order", "update_stock"} <= set(result["scenarios"])  # fmt: skip
     assert result["peak_users"] == 6
     assert [c["metric"] for c in result["checks"]] == ["p95_ms", "error_rate"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,7 +26,8 @@ from gristops.loadtest.plan import (
     UpdateScenario,
 )
 
-START_LOGIN = "login (user start)"  # the login each virtual user does before its first scenario
+SESSION_LOGIN = "login (new session)"  # a user's login at its start, or after a failed one
+RETRY_SECONDS = 5.0
 Task = Callable[["AppUser"], None]
 
 
@@ -48,20 +50,32 @@ class AppUser(FastHttpUser):
     def on_start(self) -> None:
         self.access = ""
         self.refresh_token = ""
-        self.sign_in(START_LOGIN)
+        self.retry_at = 0.0
+        self.new_session()
 
-    def sign_in(self, name: str) -> None:
+    def new_session(self) -> None:
+        """Log in for a (new) session; after a failure, not again for RETRY_SECONDS.
+
+        A failed login (refused, timed out) leaves the user without a token: like an
+        app, it backs off, then logs in again instead of sending requests bound to fail.
+        """
+        if time.monotonic() >= self.retry_at and not self.sign_in(SESSION_LOGIN):
+            self.retry_at = time.monotonic() + RETRY_SECONDS
+
+    def sign_in(self, name: str) -> bool:
         body = {"email": self.plan.login.email, "password": self.password}
-        self._keep_tokens(self.client.post("/auth/login", json=body, name=name))
+        return self._keep_tokens(self.client.post("/auth/login", json=body, name=name))
 
-    def _keep_tokens(self, response: Any) -> None:
-        if response.status_code == 200:
-            tokens = response.json()
-            self.access, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+    def _keep_tokens(self, response: Any) -> bool:
+        if response.status_code != 200:
+            return False
+        tokens = response.json()
+        self.access, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+        return True
 
     def refresh(self, name: str) -> None:
-        if not self.refresh_token:  # the start login failed: try it again
-            self.sign_in(name)
+        if not self.refresh_token:  # spent by a refresh that failed: the app logs in again
+            self.new_session()
             return
         body = {"refresh_token": self.refresh_token}
         self.refresh_token = ""  # single use, whatever the answer
@@ -71,8 +85,8 @@ class AppUser(FastHttpUser):
         return f"/api/docs/{quote(self.plan.document)}/tables/{quote(table)}/records"
 
     def send(self, method: str, path: str, name: str, body: Any = None) -> None:
-        if not self.access:  # its login failed (say, timed out): log in again, as an app would
-            self.sign_in(START_LOGIN)
+        if not self.access:
+            self.new_session()
             return
         headers = {"Authorization": f"Bearer {self.access}"}
         self.client.request(method, path, name=name, headers=headers, json=body)
