@@ -28,7 +28,7 @@ from gristops.loadtest.plan import (
 
 SESSION_LOGIN = "login (new session)"  # a user's login at its start, or after a failed one
 RETRY_SECONDS = 5.0
-Task = Callable[["AppUser"], None]
+Task = Callable[["AppUser"], object]
 
 
 def query_string(query: dict[str, Any]) -> str:
