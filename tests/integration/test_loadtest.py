@@ -18,7 +18,7 @@ import pytest
 from gristops.config import load_config
 from gristops.deploy.probe import GateFailed, load_gate
 from gristops.edge.nginx import Nginx, render
-from gristops.loadtest.plan import parse_plan
+from gristops.loadtest.plan import default_plan_text, parse_plan
 from tests.gateway_harness import copy_shop, free_port, running_gateway
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def short_default_plan() -> str:
     machine is shared); repeated logins would make them too large a share of so short a run
     for its overall p95 to say anything about the rest.
     """
-    text = gristops("loadtest", "--print-default").stdout
+    text = default_plan_text()
     head, _, rest = text.partition("stages:\n")
     rest = rest[rest.index("\nscenarios:") + 1 :]
     rest = rest.replace("  login: {kind: login, weight: 1}\n", "")
