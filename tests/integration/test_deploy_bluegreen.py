@@ -8,16 +8,12 @@ with a few lines appended to the gateway's app factory.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import shutil
 import signal
 import socket
 import threading
 import time
-import tomllib
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +35,10 @@ from gristops.edge.nginx import Nginx
 from gristops.runtime import pids
 from gristops.state.db import StateDB
 from tests.conftest import SHOP_GRIST
+from tests.support.wheel import build_wheel
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 FACTORY_WRAP = """
 
 _release_factory = app_factory
@@ -63,36 +59,6 @@ def app_factory() -> FastAPI:  # a test release: {why}
     app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=fault))
     return app
 """
-
-
-def build_wheel(out: Path, extra: dict[str, str] | None = None) -> Path:
-    """A gristops wheel of the working tree, with `extra` text appended to some files."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    name, version = project["name"], project["version"]
-    dist = f"{name}-{version}.dist-info"
-    files: dict[str, bytes] = {}
-    package = ROOT / "src" / "gristops"
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            files[str(path.relative_to(package.parent))] = path.read_bytes()
-    for rel, text in (extra or {}).items():
-        files[rel] += text.encode()
-    requires = "".join(f"Requires-Dist: {dep}\n" for dep in project["dependencies"])
-    files[f"{dist}/METADATA"] = (
-        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}".encode()
-    )
-    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    record = [
-        f"{rel},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
-        for rel, data in files.items()
-    ]
-    files[f"{dist}/RECORD"] = ("\n".join([*record, f"{dist}/RECORD,,"]) + "\n").encode()
-    out.mkdir(parents=True, exist_ok=True)
-    wheel = out / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for rel, data in files.items():
-            archive.writestr(rel, data)
-    return wheel
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""systemd units for gristops: the gateway, the agent, or one timer per scheduled job.
+"""systemd units for gristops: the gateway, the agent or one timer per job, and the edge.
 
 Every unit runs as an unprivileged user with the filesystem read-only except
 data_dir (ProtectSystem=strict + ReadWritePaths), no new privileges, no
@@ -15,6 +15,7 @@ from typing import Literal
 
 from gristops.config import Config
 from gristops.config.observe import JobSpec
+from gristops.edge.layout import EdgePaths
 
 Mode = Literal["agent", "timers"]
 PREFIX = "gristops"
@@ -38,6 +39,8 @@ class UnitOptions:
     user: str = "gristops"
     group: str | None = None
     writable: tuple[Path, ...] = field(default=())  # beyond data_dir
+    # Secrets for ${ENV} keys: systemd reads it as root before dropping privileges.
+    environment_file: Path | None = None
 
 
 def _hardening(config: Config, opts: UnitOptions, bind_low_port: bool = False) -> list[str]:
@@ -84,9 +87,16 @@ def _quote(path: Path) -> str:
     return f'"{text}"' if any(c.isspace() for c in text) else text
 
 
-def _exec(opts: UnitOptions, *args: str) -> str:
+def _exec(opts: UnitOptions, *args: str, key: str = "ExecStart") -> str:
     command = [str(opts.executable), *args, "--config", str(opts.config_path)]
-    return "ExecStart=" + " ".join(shlex.quote(part) for part in command)
+    return f"{key}=" + " ".join(shlex.quote(part) for part in command)
+
+
+def _environment(opts: UnitOptions) -> list[str]:
+    lines = [f"Environment=GRISTOPS_CONFIG={_quote(opts.config_path)}"]
+    if opts.environment_file is not None:
+        lines.append(f"EnvironmentFile={_quote(opts.environment_file)}")
+    return [*lines, f"WorkingDirectory={_quote(opts.config_path.parent)}"]
 
 
 def _unit(description: str, service: list[str], install: str | None = None) -> str:
@@ -107,8 +117,7 @@ def _unit(description: str, service: list[str], install: str | None = None) -> s
 def gateway_unit(config: Config, opts: UnitOptions) -> str:
     service = [
         "Type=exec",
-        f"Environment=GRISTOPS_CONFIG={_quote(opts.config_path)}",
-        f"WorkingDirectory={_quote(opts.config_path.parent)}",
+        *_environment(opts),
         _exec(opts, "serve"),
         "Restart=on-failure",
         "RestartSec=2",
@@ -121,8 +130,7 @@ def gateway_unit(config: Config, opts: UnitOptions) -> str:
 def agent_unit(config: Config, opts: UnitOptions) -> str:
     service = [
         "Type=exec",
-        f"Environment=GRISTOPS_CONFIG={_quote(opts.config_path)}",
-        f"WorkingDirectory={_quote(opts.config_path.parent)}",
+        *_environment(opts),
         _exec(opts, "agent"),
         "Restart=on-failure",
         "RestartSec=5",
@@ -133,12 +141,28 @@ def agent_unit(config: Config, opts: UnitOptions) -> str:
     return _unit("gristops agent (scheduled operations)", service, "multi-user.target")
 
 
+def edge_unit(config: Config, opts: UnitOptions) -> str:
+    """nginx in front of the gateway, started by `gristops edge start` (it daemonizes)."""
+    edge = config.edge
+    service = [
+        "Type=forking",
+        f"PIDFile={_quote(EdgePaths.of(config).pid)}",
+        *_environment(opts),
+        _exec(opts, "edge", "start"),
+        _exec(opts, "edge", "reload", key="ExecReload"),
+        _exec(opts, "edge", "stop", key="ExecStop"),
+        "Restart=on-failure",
+        "RestartSec=5",
+        *_hardening(config, opts, bind_low_port=min(edge.http_port, edge.https_port) < 1024),
+    ]
+    return _unit("gristops edge (nginx: TLS, rate limits, static app)", service, "multi-user.target")
+
+
 def job_units(config: Config, opts: UnitOptions, job: JobSpec) -> tuple[str, str]:
     """The oneshot service and the timer of one job (for those who prefer systemd timers)."""
     service = [
         "Type=oneshot",
-        f"Environment=GRISTOPS_CONFIG={_quote(opts.config_path)}",
-        f"WorkingDirectory={_quote(opts.config_path.parent)}",
+        *_environment(opts),
         _exec(opts, "agent", "--job", job.name),
         f"TimeoutStartSec={job.timeout + 60}",
         *_hardening(config, opts),
@@ -167,9 +191,13 @@ def job_units(config: Config, opts: UnitOptions, job: JobSpec) -> tuple[str, str
     )
 
 
-def render_units(config: Config, opts: UnitOptions, mode: Mode) -> dict[str, str]:
-    """File name -> content of every unit for `mode`."""
+def render_units(
+    config: Config, opts: UnitOptions, mode: Mode, edge: bool = False
+) -> dict[str, str]:
+    """File name -> content of every unit for `mode` (and the edge's when asked)."""
     units = {f"{PREFIX}-gateway.service": gateway_unit(config, opts)}
+    if edge:
+        units[f"{PREFIX}-edge.service"] = edge_unit(config, opts)
     if mode == "agent":
         units[f"{PREFIX}-agent.service"] = agent_unit(config, opts)
         return units

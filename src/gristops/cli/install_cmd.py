@@ -1,4 +1,4 @@
-"""`gristops install systemd`: write hardened systemd units for the gateway and the agent.
+"""`gristops install systemd`: write hardened systemd units for the gateway, agent and edge.
 
 The units run as an unprivileged user that must own data_dir. As root the
 command creates that system user when it is missing and hands data_dir to it;
@@ -59,6 +59,16 @@ def systemd(
         list[Path] | None,
         typer.Option("--writable", help="Another path the units may write (repeatable)."),
     ] = None,
+    edge: Annotated[
+        bool, typer.Option("--edge", help="Also write gristops-edge.service (the nginx edge).")
+    ] = False,
+    environment_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--environment-file",
+            help="File of NAME=value lines for ${ENV} secrets, read by systemd as root.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write gristops-gateway.service and gristops-agent.service (or per-job timers)."""
@@ -71,13 +81,16 @@ def systemd(
         user=user,
         group=group,
         writable=tuple(p.resolve() for p in writable or ()),
+        environment_file=environment_file.resolve() if environment_file else None,
     )
     chosen: Mode = "agent" if mode == "agent" else "timers"
-    units = render_units(cfg, opts, chosen)
+    units = render_units(cfg, opts, chosen, edge=edge)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in units.items():
         (out_dir / name).write_text(text, encoding="utf-8")
-    enable = sorted(n for n in units if n.endswith(".timer") or n.endswith("agent.service"))
+    enable = sorted(
+        n for n in units if n.endswith((".timer", "agent.service", "edge.service"))
+    )
     enable.insert(0, "gristops-gateway.service")
     if as_json:
         said = _service_user(cfg, user, group)

@@ -101,6 +101,21 @@ def test_timers_mode_writes_one_timer_per_job_on_its_schedule(tmp_path: Path) ->
     assert " agent --job prune " in service["ExecStart"]
 
 
+def test_the_edge_unit_runs_nginx_through_gristops_with_the_secrets_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("S3_ACCESS_KEY_ID=x\n")
+    units = install(tmp_path, "--edge", "--environment-file", str(secrets))
+    edge = units["gristops-edge.service"]["Service"]
+    assert edge["Type"] == "forking"
+    assert edge["PIDFile"] == "/srv/gristops/data/edge/nginx.pid"
+    assert " edge start --config " in edge["ExecStart"]
+    assert " edge reload --config " in edge["ExecReload"]
+    # Ports 80 and 443 need exactly one capability.
+    assert edge["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
+    for unit in units.values():
+        assert unit["Service"]["EnvironmentFile"] == str(secrets)
+
+
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "gristops.yaml"
     config.write_text(CONFIG)

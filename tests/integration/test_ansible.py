@@ -1,0 +1,220 @@
+"""The Ansible roles of infra/ansible: lint, syntax, a real run on this machine, idempotence.
+
+The playbook runs with `connection: local` into a throwaway root (under
+tmp_path) for a throwaway service user, and installs a wheel of this tree into
+a real venv. `gristops_manage_services` is false: systemd does not run as PID 1
+here, so no unit is enabled or started and no certificate is requested; the
+units are checked with `systemd-analyze verify` instead. Package installs are
+off too (the test machine's packages come from the Makefile).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.constants import DEFAULT_VAULT_ID_MATCH
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from tests.support.wheel import ROOT, build_wheel
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOKS = ROOT / "infra" / "ansible"
+BIN = Path(sys.executable).parent
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def tool(name: str) -> str:
+    return shutil.which(name, path=str(BIN)) or shutil.which(name) or name
+
+
+def run(*args: str, cwd: Path = PLAYBOOKS, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})},
+    )  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_roles_pass_ansible_lint_and_the_syntax_check(tmp_path: Path) -> None:
+    lint = run(tool("ansible-lint"), "--offline", "--nocolor", "-q", env={"HOME": str(tmp_path)})
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("gristops:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
+    syntax = run(tool("ansible-playbook"), "--syntax-check", "-i", str(inventory), "site.yml")
+    assert syntax.returncode == 0, syntax.stdout + syntax.stderr
+
+
+class Site:
+    """A throwaway root and service user, and the inputs of one playbook run."""
+
+    def __init__(self, tmp_path: Path, wheel: Path) -> None:
+        self.root = tmp_path / "root"
+        self.user = f"gt-ansible-{os.getpid()}"
+        self.passphrase = secrets.token_urlsafe(24)
+        self.ntfy_token = secrets.token_urlsafe(24)
+        self.inventory = tmp_path / "inventory.yml"
+        self.inventory.write_text(
+            yaml.safe_dump(
+                {"gristops": {"hosts": {"localhost": {
+                    "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                }}}}  # fmt: skip
+            )
+        )
+        self.vault_password = tmp_path / "vault-password"
+        self.vault_password.write_text(secrets.token_urlsafe(16) + "\n")
+        vault = VaultLib(
+            [(DEFAULT_VAULT_ID_MATCH, VaultSecret(self.vault_password.read_text().strip().encode()))]
+        )
+        secrets_yaml = yaml.safe_dump(
+            {
+                "gristops_config_secret_files": {"backup-passphrase": self.passphrase},
+                "gristops_config_secret_env": {"NTFY_TOKEN": self.ntfy_token},
+            }
+        )
+        self.vault_file = tmp_path / "vault.yml"
+        self.vault_file.write_bytes(vault.encrypt(secrets_yaml))
+        self.config_dir = self.root / "etc" / "gristops"
+        settings = {
+            "gristops_prefix": str(self.root),
+            "gristops_user": self.user,
+            "gristops_group": self.user,
+            "gristops_python": sys.executable,
+            "gristops_system_packages": [],
+            "gristops_manage_services": False,
+            "gristops_install_wheel": str(wheel),
+            "gristops_domains": ["shop.example.test"],
+            "gristops_acme_email": "ops@example.test",
+            "gristops_http_port": free_port(),
+            "gristops_https_port": free_port(),
+            "gristops_observe_packages": [],
+            "gristops_observe_group": self.user,
+            "gristops_config_settings": {
+                "backup": {
+                    "encryption": {
+                        "passphrase_file": str(self.config_dir / "secrets" / "backup-passphrase")
+                    }
+                },
+                "observe": {
+                    "receivers": {
+                        "ntfy": {
+                            "topic_url": "https://ntfy.example.test/shop-alerts",
+                            "token": "${NTFY_TOKEN}",
+                        }
+                    }
+                },
+            },
+        }
+        self.vars_file = tmp_path / "vars.yml"
+        self.vars_file.write_text(yaml.safe_dump(settings))
+
+    def play(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
+        result = run(
+            tool("ansible-playbook"), "-i", str(self.inventory), "site.yml",
+            "-e", f"@{self.vars_file}", "-e", f"@{self.vault_file}",
+            "--vault-password-file", str(self.vault_password),
+        )  # fmt: skip
+        found = RECAP.search(result.stdout)
+        assert result.returncode == 0 and found, result.stdout[-6000:] + result.stderr[-3000:]
+        names = ("ok", "changed", "unreachable", "failed")
+        return result, dict(zip(names, map(int, found.groups()), strict=True))
+
+    def as_user(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run("runuser", "-u", self.user, "--", *args, cwd=self.root)
+
+    def remove_user(self) -> None:
+        subprocess.run(["userdel", self.user], check=False, capture_output=True)
+        subprocess.run(["groupdel", self.user], check=False, capture_output=True)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    site = Site(tmp_path, build_wheel(tmp_path / "dist"))
+    try:
+        yield site
+    finally:
+        site.remove_user()
+
+
+def mode_owner(path: Path) -> tuple[str, str, str]:
+    info = path.stat()
+    return (
+        oct(stat.S_IMODE(info.st_mode)),
+        pwd.getpwuid(info.st_uid).pw_name,
+        grp.getgrgid(info.st_gid).gr_name,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creates a system user: needs root")
+def test_a_run_installs_a_checked_site_and_a_second_run_changes_nothing(site: Site) -> None:
+    first, counts = site.play()
+    assert counts["changed"] > 0 and counts["failed"] == 0
+    # Secrets came from the vault and never show in the output.
+    assert site.passphrase not in first.stdout and site.ntfy_token not in first.stdout
+
+    again, counts = site.play()
+    changed = [line for line in again.stdout.splitlines() if line.startswith("changed:")]
+    assert counts["changed"] == 0, changed
+
+    root, user, config = site.root, site.user, site.config_dir / "gristops.yaml"
+    gristops = root / "opt" / "gristops" / "venv" / "bin" / "gristops"
+    check = site.as_user(str(gristops), "config", "check", "--config", str(config))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    data = root / "var" / "lib" / "gristops"
+    assert mode_owner(site.config_dir) == ("0o750", "root", user)
+    assert mode_owner(config) == ("0o640", "root", user)
+    assert mode_owner(site.config_dir / "secrets" / "backup-passphrase") == ("0o640", "root", user)
+    assert (site.config_dir / "secrets" / "backup-passphrase").read_text() == site.passphrase
+    assert mode_owner(site.config_dir / "secrets.env") == ("0o600", "root", "root")
+    assert mode_owner(site.config_dir / "initial-admin-password") == ("0o600", "root", "root")
+    assert mode_owner(data) == ("0o700", user, user)
+    assert mode_owner(data / "docs" / "Shop.grist") == ("0o600", user, user)
+
+    written = yaml.safe_load(config.read_text())
+    jobs = {job["name"]: job["command"] for job in written["observe"]["agent"]["jobs"]}
+    assert jobs == {
+        "backup": ["backup", "run"],
+        "drill": ["backup", "drill"],
+        "prune": ["backup", "prune"],
+        "renew": ["tls", "renew"],
+    }
+    assert written["edge"]["tls_domains"] == [["shop.example.test"]]
+
+    # The edge: a config nginx accepted, and the certificate HTTPS starts with.
+    assert "server_name shop.example.test" in (data / "edge" / "nginx.conf").read_text()
+    assert (data / "tls" / "selfsigned.crt").exists()
+
+    # Prometheus and Alertmanager: readable by their group, the ntfy token in a secret file.
+    observe = site.config_dir / "observe"
+    assert (observe / "prometheus" / "rules" / "gristops.rules.yaml").exists()
+    assert mode_owner(observe / "alertmanager" / "alertmanager.yml") == ("0o640", "root", user)
+    assert (observe / "alertmanager" / "secrets" / "ntfy_token").read_text() == site.ntfy_token
+    assert "--config.file=" in (root / "etc" / "default" / "prometheus").read_text()
+
+    units = root / "etc" / "systemd" / "system"
+    names = sorted(p.name for p in units.iterdir())
+    assert names == ["gristops-agent.service", "gristops-edge.service", "gristops-gateway.service"]
+    verify = run(
+        tool("systemd-analyze"), "verify", "--man=no", *names, cwd=units,
+        env={"SYSTEMD_LOG_LEVEL": "warning"},
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
