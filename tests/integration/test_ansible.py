@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 PLAYBOOKS = ROOT / "infra" / "ansible"
 BIN = Path(sys.executable).parent
+SYSTEM_PYTHON = "/usr/bin/python3"
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -87,17 +88,21 @@ class Site:
         secrets_yaml = yaml.safe_dump(
             {
                 "gristops_config_secret_files": {"backup-passphrase": self.passphrase},
-                "gristops_config_secret_env": {"NTFY_TOKEN": self.ntfy_token},
+                "gristops_secret_env": {"NTFY_TOKEN": self.ntfy_token},
             }
         )
         self.vault_file = tmp_path / "vault.yml"
         self.vault_file.write_bytes(vault.encrypt(secrets_yaml))
         self.config_dir = self.root / "etc" / "gristops"
+        for folder in ("etc/default", "var/lib", "opt"):  # what every root file system has
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
         settings = {
             "gristops_prefix": str(self.root),
             "gristops_user": self.user,
             "gristops_group": self.user,
-            "gristops_python": sys.executable,
+            # The system's Python, as on a real host: the service user must be able to run
+            # it (this machine's own Python may live under /root).
+            "gristops_python": SYSTEM_PYTHON,
             "gristops_system_packages": [],
             "gristops_manage_services": False,
             "gristops_install_wheel": str(wheel),

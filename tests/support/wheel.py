@@ -32,6 +32,8 @@ def build_wheel(out: Path, extra: dict[str, str] | None = None) -> Path:
     files[f"{dist}/METADATA"] = (
         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requires}".encode()
     )
+    scripts = "".join(f"{name} = {target}\n" for name, target in project["scripts"].items())
+    files[f"{dist}/entry_points.txt"] = f"[console_scripts]\n{scripts}".encode()
     files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = [
         f"{rel},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
