@@ -20,6 +20,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def test_the_roles_pass_ansible_lint_and_the_syntax_check(tmp_path: Path) -> Non
 class Site:
     """A throwaway root and service user, and the inputs of one playbook run."""
 
-    def __init__(self, tmp_path: Path, wheel: Path) -> None:
-        self.root = tmp_path / "root"
+    def __init__(self, tmp_path: Path, root: Path, wheel: Path) -> None:
+        self.root = root
         self.user = f"gt-ansible-{os.getpid()}"
         self.passphrase = secrets.token_urlsafe(24)
         self.ntfy_token = secrets.token_urlsafe(24)
@@ -106,6 +107,8 @@ class Site:
             "gristops_system_packages": [],
             "gristops_manage_services": False,
             "gristops_install_wheel": str(wheel),
+            # Bytecode is compiled on first import instead: the slow half of the install.
+            "gristops_install_pip_args": "--no-compile",
             "gristops_domains": ["shop.example.test"],
             "gristops_acme_email": "ops@example.test",
             "gristops_http_port": free_port(),
@@ -142,8 +145,11 @@ class Site:
         names = ("ok", "changed", "unreachable", "failed")
         return result, dict(zip(names, map(int, found.groups()), strict=True))
 
-    def as_user(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run("runuser", "-u", self.user, "--", *args, cwd=self.root)
+    def as_service(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A command as the units run it: the service user, with secrets.env in its environment."""
+        text = (self.config_dir / "secrets.env").read_text()
+        env = dict(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)='([^']*)'$", text, re.M))
+        return run("runuser", "-u", self.user, "--", *args, cwd=self.root, env=env)
 
     def remove_user(self) -> None:
         subprocess.run(["userdel", self.user], check=False, capture_output=True)
@@ -152,11 +158,15 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    site = Site(tmp_path, build_wheel(tmp_path / "dist"))
-    try:
-        yield site
-    finally:
-        site.remove_user()
+    # pytest's own temporary folders are root's alone (0700): the service user could not
+    # reach a root under them. This one is the test's too, and is removed after it.
+    with tempfile.TemporaryDirectory(prefix="gristops-ansible-") as scratch:
+        os.chmod(scratch, 0o755)  # noqa: S103 - like /, a root file system's top folder
+        site = Site(tmp_path, Path(scratch), build_wheel(tmp_path / "dist"))
+        try:
+            yield site
+        finally:
+            site.remove_user()
 
 
 def mode_owner(path: Path) -> tuple[str, str, str]:
@@ -181,7 +191,7 @@ def test_a_run_installs_a_checked_site_and_a_second_run_changes_nothing(site: Si
 
     root, user, config = site.root, site.user, site.config_dir / "gristops.yaml"
     gristops = root / "opt" / "gristops" / "venv" / "bin" / "gristops"
-    check = site.as_user(str(gristops), "config", "check", "--config", str(config))
+    check = site.as_service(str(gristops), "config", "check", "--config", str(config))
     assert check.returncode == 0, check.stdout + check.stderr
 
     data = root / "var" / "lib" / "gristops"
