@@ -5,7 +5,8 @@ tmp_path) for a throwaway service user, and installs a wheel of this tree into
 a real venv. `gristops_manage_services` is false: systemd does not run as PID 1
 here, so no unit is enabled or started and no certificate is requested; the
 units are checked with `systemd-analyze verify` instead. Package installs are
-off too (the test machine's packages come from the Makefile).
+off too (the test machine's packages come from the Makefile), and pip installs
+without compiling bytecode (the slow half of the install).
 """
 
 from __future__ import annotations
@@ -36,14 +37,18 @@ pytestmark = pytest.mark.integration
 PLAYBOOKS = ROOT / "infra" / "ansible"
 BIN = Path(sys.executable).parent
 SYSTEM_PYTHON = "/usr/bin/python3"
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+RECAP = re.compile(
+    r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M
+)
 
 
 def tool(name: str) -> str:
     return shutil.which(name, path=str(BIN)) or shutil.which(name) or name
 
 
-def run(*args: str, cwd: Path = PLAYBOOKS, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path = PLAYBOOKS, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args, cwd=cwd, capture_output=True, text=True, timeout=900, check=False,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", **(env or {})},
@@ -74,17 +79,17 @@ class Site:
         self.passphrase = secrets.token_urlsafe(24)
         self.ntfy_token = secrets.token_urlsafe(24)
         self.inventory = tmp_path / "inventory.yml"
-        self.inventory.write_text(
-            yaml.safe_dump(
-                {"gristops": {"hosts": {"localhost": {
-                    "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                }}}}  # fmt: skip
-            )
-        )
+        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        self.inventory.write_text(yaml.safe_dump({"gristops": {"hosts": {"localhost": host}}}))
         self.vault_password = tmp_path / "vault-password"
         self.vault_password.write_text(secrets.token_urlsafe(16) + "\n")
         vault = VaultLib(
-            [(DEFAULT_VAULT_ID_MATCH, VaultSecret(self.vault_password.read_text().strip().encode()))]
+            [
+                (
+                    DEFAULT_VAULT_ID_MATCH,
+                    VaultSecret(self.vault_password.read_text().strip().encode()),
+                )
+            ]
         )
         secrets_yaml = yaml.safe_dump(
             {
@@ -161,7 +166,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     # pytest's own temporary folders are root's alone (0700): the service user could not
     # reach a root under them. This one is the test's too, and is removed after it.
     with tempfile.TemporaryDirectory(prefix="gristops-ansible-") as scratch:
-        os.chmod(scratch, 0o755)  # noqa: S103 - like /, a root file system's top folder
+        os.chmod(scratch, 0o755)  # like /: every user may enter
         site = Site(tmp_path, Path(scratch), build_wheel(tmp_path / "dist"))
         try:
             yield site

@@ -155,7 +155,9 @@ def edge_unit(config: Config, opts: UnitOptions) -> str:
         "RestartSec=5",
         *_hardening(config, opts, bind_low_port=min(edge.http_port, edge.https_port) < 1024),
     ]
-    return _unit("gristops edge (nginx: TLS, rate limits, static app)", service, "multi-user.target")
+    return _unit(
+        "gristops edge (nginx: TLS, rate limits, static app)", service, "multi-user.target"
+    )
 
 
 def job_units(config: Config, opts: UnitOptions, job: JobSpec) -> tuple[str, str]:

@@ -88,9 +88,7 @@ def systemd(
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in units.items():
         (out_dir / name).write_text(text, encoding="utf-8")
-    enable = sorted(
-        n for n in units if n.endswith((".timer", "agent.service", "edge.service"))
-    )
+    enable = sorted(n for n in units if n.endswith((".timer", "agent.service", "edge.service")))
     enable.insert(0, "gristops-gateway.service")
     if as_json:
         said = _service_user(cfg, user, group)
