@@ -74,7 +74,7 @@ class Site:
     """A throwaway root and service user, and the inputs of one playbook run."""
 
     def __init__(self, tmp_path: Path, root: Path, wheel: Path) -> None:
-        self.root = root
+        self.control, self.root = tmp_path, root
         self.user = f"gt-ansible-{os.getpid()}"
         self.passphrase = secrets.token_urlsafe(24)
         self.ntfy_token = secrets.token_urlsafe(24)
@@ -144,6 +144,7 @@ class Site:
             tool("ansible-playbook"), "-i", str(self.inventory), "site.yml",
             "-e", f"@{self.vars_file}", "-e", f"@{self.vault_file}",
             "--vault-password-file", str(self.vault_password),
+            env={"ANSIBLE_LOCAL_TEMP": str(self.control / "ansible-tmp")},
         )  # fmt: skip
         found = RECAP.search(result.stdout)
         assert result.returncode == 0 and found, result.stdout[-6000:] + result.stderr[-3000:]
