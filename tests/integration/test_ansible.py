@@ -119,6 +119,7 @@ class Site:
             "gristops_http_port": free_port(),
             "gristops_https_port": free_port(),
             "gristops_observe_packages": [],
+            "gristops_schedules_gitops": {"every": "60s"},
             "gristops_observe_group": self.user,
             "gristops_config_settings": {
                 "backup": {
@@ -217,6 +218,7 @@ def test_a_run_installs_a_checked_site_and_a_second_run_changes_nothing(site: Si
         "drill": ["backup", "drill"],
         "prune": ["backup", "prune"],
         "renew": ["tls", "renew"],
+        "gitops": ["gitops", "sync"],
     }
     assert written["edge"]["tls_domains"] == [["shop.example.test"]]
 
