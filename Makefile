@@ -31,6 +31,7 @@ install-grist-peer:
 
 lint:
 	ruff check src tests bench
+	ruff format --check src tests bench
 	mypy
 	lint-imports
 	@mkdir -p $(REPORTS)

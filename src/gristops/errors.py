@@ -211,7 +211,10 @@ class StorageFull(Unavailable):
 def disk_full(exc: BaseException) -> bool:
     """True for SQLite's SQLITE_FULL or the system's ENOSPC/EDQUOT."""
     code: int = getattr(exc, "sqlite_errorcode", 0)
-    return code & 0xFF == 13 or getattr(exc, "errno", None) in (28, 122)  # SQLITE_FULL, ENOSPC, EDQUOT
+    return code & 0xFF == 13 or getattr(exc, "errno", None) in (
+        28,
+        122,
+    )  # SQLITE_FULL, ENOSPC, EDQUOT
 
 
 class ExternalProgramError(GristopsError):
