@@ -4,8 +4,8 @@ PIP := $(PYTHON) -m pip
 # Real programs the integration tests run (Debian packages; pip wheels come from pyproject);
 # curl and jq run the README's "Try it"; git and ssh-keygen (openssh-client) the gitops tests;
 # stress-ng the CPU chaos experiment; systemd gives systemd-analyze, which checks the units the
-# Ansible roles install (systemd need not run as PID 1).
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq git openssh-client stress-ng systemd
+# Ansible roles install (systemd need not run as PID 1); postgresql the shared state DB tests.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager pebble chromium curl jq git openssh-client stress-ng systemd postgresql
 # Machine-readable reports of the checks (SARIF for code-scanning dashboards); git ignores build/.
 REPORTS := build/reports
 

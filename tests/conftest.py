@@ -14,7 +14,7 @@ from tests.support import grist_peer as peer_support
 from tests.support.grist_peer import GristPeer
 
 # Fixtures shared by modules that need them: `browser` (headless Chromium).
-pytest_plugins = ["tests.support.chromium"]
+pytest_plugins = ["tests.support.chromium", "tests.support.postgres"]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "grist"
 SHOP_GRIST = FIXTURES / "docs" / "Shop.grist"

@@ -46,7 +46,7 @@ def agent(
     cfg = load(config)
     configure_process_logging(cfg, "agent")
     stop = stop_on_signals()
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     try:
         if job is not None:
             _run_one(cfg, Path(config), state, job, stop, as_json)

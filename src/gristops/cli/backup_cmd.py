@@ -119,7 +119,7 @@ def run(
 ) -> None:
     """Take a snapshot and store it on every target; a failing target does not stop the others."""
     cfg = _load(config)
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     with _reporter(json) as reporter:
         result = run_backup(cfg, state, target, reporter)
     if json:
@@ -181,7 +181,7 @@ def _listing(cfg: Config, state: StateDB) -> tuple[list[dict[str, Any]], dict[st
 def list_(config: ConfigOption = DEFAULT_CONFIG, json: JsonOption = False) -> None:
     """Every snapshot: id, age, size (new bytes / total), targets, verified or not."""
     cfg = _load(config)
-    rows, failed = _listing(cfg, StateDB(cfg.state_path))
+    rows, failed = _listing(cfg, StateDB(cfg.state_location))
     for name, exc in failed.items():
         err.print(f"[yellow]warning:[/] target {name}: {exc.message}")
     if json:
@@ -217,7 +217,7 @@ def verify(
 ) -> None:
     """Fetch, decrypt and check a snapshot: checksums, integrity_check, row counts."""
     cfg = _load(config)
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     results: list[VerifyResult] = []
     with _reporter(json) as reporter:
         for name in target_names(cfg, target):
@@ -288,7 +288,7 @@ def restore(
             confirm=lambda: _confirm_live_restore(cfg, doc or [], to, yes),
         )
         return
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     archive, snapshot_id = _holding(cfg, snapshot, target)
     _confirm_live_restore(cfg, doc or [], to, yes)
     with _reporter(json) as reporter:
@@ -335,7 +335,7 @@ def drill(
 ) -> None:
     """Restore the latest snapshot to a scratch dir, verify, read every table; time it (RTO)."""
     cfg = _load(config)
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     name = target_names(cfg, target)[0]
     with _reporter(json) as reporter:
         result = run_drill(cfg, state, _archive(cfg, name), reporter)
@@ -362,7 +362,7 @@ def prune(
 ) -> None:
     """Forget snapshots outside backup.retention and delete chunks nothing references."""
     cfg = _load(config)
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     results = [run_prune(cfg, state, _archive(cfg, n), dry_run) for n in target_names(cfg, target)]
     if json:
         emit_json([r.__dict__ for r in results])

@@ -75,7 +75,7 @@ def _finish(result: DeployResult, as_json: bool) -> None:
 
 
 def _deployer(cfg: Config, as_json: bool) -> Deployer:
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     if as_json:
         return Deployer(cfg, state)
     return Deployer(cfg, state, on_step=lambda step: out.print(f"• {step}", markup=False))
@@ -130,7 +130,7 @@ def _slot_status(cfg: Config, records: DeployRecords) -> list[dict[str, Any]]:
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Which slot serves which release, and whether each runs."""
     cfg = load(config)
-    rows = _slot_status(cfg, DeployRecords(StateDB(cfg.state_path)))
+    rows = _slot_status(cfg, DeployRecords(StateDB(cfg.state_location)))
     edge = Nginx(cfg).running()
     if as_json:
         emit_json({"slots": rows, "edge_running": edge})
@@ -156,7 +156,7 @@ def history(
 ) -> None:
     """Deploys and rollbacks, newest first: what, when, by whom, outcome and durations."""
     cfg = load(config)
-    entries = DeployRecords(StateDB(cfg.state_path)).history(limit=limit)
+    entries = DeployRecords(StateDB(cfg.state_location)).history(limit=limit)
     if as_json:
         emit_json([asdict(e) for e in entries])
         return

@@ -29,7 +29,7 @@ def dora(
 ) -> None:
     """Deployment frequency, lead time, change failure rate and recovery time."""
     cfg = load(config)
-    result = compute(DeployRecords(StateDB(cfg.state_path)), days=days)
+    result = compute(DeployRecords(StateDB(cfg.state_location)), days=days)
     if as_json:
         emit_json(result.as_dict())
         return

@@ -129,7 +129,7 @@ def scan(
         account=None if no_account else (lambda: throwaway_account(cfg)),
         skip=frozenset(skip or ()),
     )
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     try:
         with err.status("scanning") as status:
             report = run_scan(cfg, state, options, lambda name: status.update(f"scanning: {name}"))

@@ -121,7 +121,7 @@ def issue(
             f"not in edge.tls_domains: {', '.join(unknown)}",
             f"name a certificate by its first host name: {', '.join(sorted(known))}",
         )
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     manager = CertificateManager(cfg, state, lambda: reload_edge(cfg, *current_target(cfg, state)))
     with _progress(len(names or known), as_json) as step:
         results = manager.issue(tuple(names or ()), progress=step)
@@ -142,7 +142,7 @@ def renew(
     """
     cfg = _load(config)
     _need_domains(cfg)
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     manager = CertificateManager(cfg, state, lambda: reload_edge(cfg, *current_target(cfg, state)))
     with _progress(len(cfg.edge.tls_domains), as_json) as step:
         results = manager.renew(force=force, progress=step)
@@ -154,7 +154,7 @@ def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -
     """Each certificate: issuer, days left, when renewal is due, the last attempt."""
     cfg = _load(config)
     now = dt.datetime.now(dt.UTC)
-    found = certificate_status(cfg, StateDB(cfg.state_path))
+    found = certificate_status(cfg, StateDB(cfg.state_location))
     if as_json:
         emit_json([c.as_json(now) for c in found])
         return

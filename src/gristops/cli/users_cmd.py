@@ -98,7 +98,7 @@ def _revoke_sessions(config: Config, user_id: int, why: str) -> int:
     """Revoke the user's refresh tokens; without a state DB there are none to revoke."""
     if not config.state_path.exists():
         return 0
-    db = StateDB(config.state_path)
+    db = StateDB(config.state_location)
     try:
         return RefreshSessions(db).revoke_user(user_id, time.time(), why)
     finally:
@@ -273,7 +273,7 @@ def unlock(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
     cfg = load(config)
     email = check_email(email)
     if cfg.state_path.exists():
-        db = StateDB(cfg.state_path)
+        db = StateDB(cfg.state_location)
         try:
             LoginFailures(db).clear(FailureKey("account", email_digest(email)))
         finally:

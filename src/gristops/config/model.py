@@ -123,6 +123,28 @@ class ServerSection(Section):
     )
 
 
+class StateSection(Section):
+    """Where the state DB lives: sessions, lockouts, signing keys, audit, ops history."""
+
+    url: SecretStr | None = Field(
+        None,
+        description="Unset: SQLite in data_dir/state.db (one machine). "
+        "postgresql://user@host:5432/db puts the state on PostgreSQL, shared by several "
+        "gateways; use ${GRISTOPS_STATE_URL} (it may hold a password), never a literal.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError(
+                "state.url must start with postgresql:// (or be unset for SQLite in data_dir)"
+            )
+        return value
+
+
 class LogSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_lines: bool | None = Field(
@@ -157,6 +179,7 @@ class Config(Section):
         ),
     )
     server: ServerSection = Field(default_factory=ServerSection)
+    state: StateSection = Field(default_factory=StateSection)
     log: LogSection = Field(default_factory=LogSection)
     backup: BackupSection = Field(default_factory=BackupSection)
     edge: EdgeSection = Field(default_factory=EdgeSection)
@@ -187,6 +210,12 @@ class Config(Section):
     @property
     def state_path(self) -> Path:
         return self.data_dir / "state.db"
+
+    @property
+    def state_location(self) -> Path | str:
+        """The state DB: the SQLite file, or the PostgreSQL URL of state.url."""
+        url = self.state.url
+        return url.get_secret_value() if url is not None else self.state_path
 
     @property
     def keys_dir(self) -> Path:

@@ -86,7 +86,7 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
     for a gateway of one process."""
     metrics = create_metrics(metrics_dir(run_dir))
     store = store or open_store(config, metrics.store)
-    state = StateDB(config.state_path)
+    state = StateDB(config.state_location)
     # Ops gauges (backups, replication, TLS, deploys, jobs) are read from the state DB at
     # scrape time, by whichever worker answers it.
     metrics.registry.register(OpsCollector(config, state, OPS_AREAS, metrics.values))

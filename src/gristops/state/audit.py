@@ -34,7 +34,7 @@ class AuthAudit:
         self._db = db
 
     def record(self, event: AuthEvent) -> None:
-        with self._db.transaction() as conn:
+        with self._db.statement() as conn:
             conn.execute(
                 f"INSERT INTO auth_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 (

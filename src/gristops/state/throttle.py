@@ -32,7 +32,7 @@ class LoginFailures:
         self._db = db
 
     def record(self, keys: Iterable[FailureKey], now: float) -> None:
-        with self._db.transaction() as conn:
+        with self._db.statement() as conn:
             conn.executemany(
                 "INSERT INTO login_failures (scope, key, at) VALUES (?, ?, ?)",
                 [(k.scope, k.key, now) for k in keys],

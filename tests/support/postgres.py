@@ -1,0 +1,121 @@
+"""A throwaway PostgreSQL cluster (Debian's `postgresql`) for the state DB tests.
+
+`postgres_cluster` is session-scoped: one cluster per pytest process (so one per
+xdist worker), on a free port and a unix socket in its own folder, stopped at
+the end. `postgres_url` gives each test a database of its own in it, and
+`state_location` parametrizes a test over both state engines.
+
+PostgreSQL refuses to run as root: as root, initdb and the server run as the
+`postgres` user (setpriv), in a folder that user owns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gristops.runtime.process import Service
+from tests.gateway_harness import free_port
+
+USER = "gristops"
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else None
+
+
+@dataclass
+class Cluster:
+    port: int
+    password: str
+    bin_dir: Path
+    names: Iterator[int]
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        name = f"state_{next(self.names)}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return name
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    # setpriv execs the program (no parent left between us and it): signals reach postgres.
+    as_user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+    return [*as_user, *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: run make install-system")
+        pytest.skip("PostgreSQL is not installed (make install-system)")
+    # Not under pytest's root-only temp folder: the postgres user must reach it.
+    root = Path(tempfile.mkdtemp(prefix="gristops-pg-"))
+    password = secrets.token_urlsafe(16)
+    (root / "pw").write_text(password)
+    (root / "socket").mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        for path in root.iterdir():
+            shutil.chown(path, "postgres")
+    data = root / "data"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "scram-sha-256",
+                      f"--pwfile={root / 'pw'}", "--no-sync", "-E", "UTF8", "--locale=C"]),
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (root / "pw").unlink()
+    port = free_port()
+    server = Service(
+        "postgres",
+        _as_postgres([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                      "-k", str(root / "socket"), "-c", "listen_addresses=127.0.0.1",
+                      "-c", "fsync=off", "-c", "synchronous_commit=off",
+                      "-c", "full_page_writes=off", "-c", "max_connections=200"]),
+        log_path=root / "postgres.log",
+        stop_signal=signal.SIGINT,  # fast shutdown
+    )  # fmt: skip
+    cluster = Cluster(port, password, bin_dir, itertools.count(1))
+
+    def ready() -> bool:
+        psycopg.connect(cluster.url(), connect_timeout=2).close()
+        return True
+
+    try:
+        server.start(ready, timeout=60)
+        yield cluster
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Cluster) -> str:
+    """A postgresql:// URL of a new, empty database."""
+    return postgres_cluster.url(postgres_cluster.create_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's state DB lives: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "state.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
