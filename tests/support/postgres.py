@@ -2,7 +2,7 @@
 
 `postgres_cluster` is session-scoped: one cluster per pytest process (so one per
 xdist worker), on a free port and a unix socket in its own folder, stopped at
-the end. `postgres_url` gives each test a database of its own in it, and
+the end. `postgres_url` gives each test a schema of its own in it, and
 `state_location` parametrizes a test over both state engines.
 
 PostgreSQL refuses to run as root: as root, initdb and the server run as the
@@ -11,6 +11,7 @@ PostgreSQL refuses to run as root: as root, initdb and the server run as the
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import secrets
@@ -43,14 +44,23 @@ class Cluster:
     bin_dir: Path
     names: Iterator[int]
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "postgres", schema: str | None = None) -> str:
+        url = f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+        return f"{url}?options=-csearch_path%3D{schema}" if schema else url
 
-    def create_database(self) -> str:
+    def create_schema(self) -> str:
+        """A new schema: the state DB of one test (cheaper than a database of its own)."""
         name = f"state_{next(self.names)}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE SCHEMA {name}")
         return name
+
+    def drop_schema(self, name: str) -> None:
+        """Drop a test's schema, after the pools that the test left open are collected
+        here (not in one of their own threads, which cannot join themselves)."""
+        gc.collect()
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -107,9 +117,11 @@ def postgres_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Cluster) -> str:
-    """A postgresql:// URL of a new, empty database."""
-    return postgres_cluster.url(postgres_cluster.create_database())
+def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """A postgresql:// URL of a new, empty state DB (a schema), dropped after the test."""
+    name = postgres_cluster.create_schema()
+    yield postgres_cluster.url(schema=name)
+    postgres_cluster.drop_schema(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

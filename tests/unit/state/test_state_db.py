@@ -44,8 +44,8 @@ def test_loose_permissions_of_an_existing_file_are_tightened(tmp_path: Path) -> 
     assert mode(path) == 0o600
 
 
-def test_reopening_keeps_the_data_and_does_not_migrate_again(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_reopening_keeps_the_data_and_does_not_migrate_again(state_location: Path | str) -> None:
+    path = state_location
     first = StateDB(path)
     LoginFailures(first).record([FailureKey("client", "10.0.0.1")], now=100.0)
     first.close()
@@ -73,8 +73,8 @@ def test_an_unusable_location_is_reported_as_unavailable(tmp_path: Path) -> None
     assert "cannot open the state DB" in err.value.message
 
 
-def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
-    db = StateDB(tmp_path / "state.db")
+def test_a_failed_transaction_leaves_nothing_behind(state_location: Path | str) -> None:
+    db = StateDB(state_location)
     failures = LoginFailures(db)
     with pytest.raises(RuntimeError), db.transaction() as conn:
         conn.execute("INSERT INTO login_failures (scope, key, at) VALUES ('client', 'x', 1)")
@@ -83,8 +83,8 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     db.check_writable()  # the connection is usable again
 
 
-def test_many_threads_and_a_second_connection_share_one_file(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_many_threads_and_a_second_connection_share_one_db(state_location: Path | str) -> None:
+    path = state_location
     db, other_process = StateDB(path), StateDB(path)
     key = FailureKey("account", "digest")
 

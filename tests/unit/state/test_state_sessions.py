@@ -11,8 +11,8 @@ from gristops.state.sessions import RefreshSessions
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> RefreshSessions:
-    return RefreshSessions(StateDB(tmp_path / "state.db"))
+def sessions(state_location: Path | str) -> RefreshSessions:
+    return RefreshSessions(StateDB(state_location))
 
 
 def test_a_live_token_rotates_once_into_its_successor(sessions: RefreshSessions) -> None:

@@ -9,8 +9,8 @@ from gristops.state.db import StateDB
 from gristops.state.throttle import FailureKey, LoginFailures
 
 
-def test_failures_are_counted_per_key_within_a_window_and_can_be_cleared(tmp_path: Path) -> None:
-    failures = LoginFailures(StateDB(tmp_path / "state.db"))
+def test_failures_are_counted_per_key_within_a_window_and_can_be_cleared(state_location: Path | str) -> None:
+    failures = LoginFailures(StateDB(state_location))
     account, client = FailureKey("account", "d1"), FailureKey("client", "10.0.0.9")
     failures.record([account, client], now=10)
     failures.record([account, client], now=20)
@@ -26,8 +26,8 @@ def test_failures_are_counted_per_key_within_a_window_and_can_be_cleared(tmp_pat
     assert failures.count_since(client, 0).count == 1
 
 
-def test_audit_events_come_back_newest_first(tmp_path: Path) -> None:
-    audit = AuthAudit(StateDB(tmp_path / "state.db"))
+def test_audit_events_come_back_newest_first(state_location: Path | str) -> None:
+    audit = AuthAudit(StateDB(state_location))
     audit.record(AuthEvent(1.0, "login", "bad_credentials", None, "e" * 64, "10.0.0.1", "r1"))
     audit.record(AuthEvent(2.0, "login", "success", 3, "e" * 64, "10.0.0.1", "r2"))
     events = audit.recent()
