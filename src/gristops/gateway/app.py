@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,12 +31,13 @@ from gristops.gateway.routes import auth as auth_routes
 from gristops.gateway.routes import records, system
 from gristops.gateway.status import route as status
 from gristops.gateway.status.history import RequestHistory
-from gristops.gateway.tokens import TokenService
+from gristops.gateway.tokens import TokenService, adopt_key_files
 from gristops.gateway.workers import Leadership, metrics_dir, run_dir_from_env
 from gristops.observe.collector import OpsCollector
 from gristops.observe.logging import configure_process_logging
 from gristops.observe.metrics import create_metrics, worker_exited
 from gristops.state.db import StateDB
+from gristops.state.signing_keys import SigningKeys
 from gristops.store.base import Store
 from gristops.store.factory import open_store
 from gristops.store.probe import StoreProbe
@@ -99,7 +101,9 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
     gateway = run_dir.name if run_dir else f"gateway-{os.getpid()}"
     history = RequestHistory(state, config.observe.status.history_minutes, gateway)
     leadership = Leadership(run_dir)
-    tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
+    signing_keys = SigningKeys(state)
+    adopt_key_files(signing_keys, config.keys_dir, time.time())
+    tokens = TokenService(signing_keys, config.auth.access_token_ttl)
     auth = AuthService(config, store, state, tokens, metrics)
     cache = ResponseCache(config.server.response_cache_bytes, metrics.values)
     salt = hashlib.sha256(config.model_dump_json(include={"roles", "auth"}).encode()).digest()

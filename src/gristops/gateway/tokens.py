@@ -1,10 +1,12 @@
 """Access tokens: short-lived JWTs signed with Ed25519 keys that can be rotated.
 
-Keys live in `keys_dir` as PKCS#8 PEM files named `<kid>.pem` (mode 0600, the
-directory 0700). The newest key signs; older ones keep verifying the tokens
-they signed until those expire, after which `prune` deletes them. Every
-gateway process reads the same directory, so a key made by one is picked up
-by the others (new kids are looked up on disk when first seen).
+Keys live in the state DB (state/signing_keys.py), so every gateway process,
+on this machine or another one sharing a PostgreSQL state DB, signs and
+verifies with the same keys. The newest key signs; older ones keep verifying
+the tokens they signed until those expire, after which `prune` deletes them.
+A key made by one gateway is picked up by the others within KEY_RESCAN
+seconds, and at once when a token signed by it arrives (new kids are looked
+up when first seen).
 
 Verification trusts nothing in the header but the kid: the algorithm is fixed
 to EdDSA, so `alg: none` and HS256-signed-with-the-public-key tokens fail.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-import stat
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gristops.errors import AuthError, ExpiredToken, Unavailable
-from gristops.files import write_atomic
+from gristops.state.signing_keys import SigningKeys
 
 ISSUER = "gristops"
 AUDIENCE = "gristops-gateway"
@@ -38,6 +39,8 @@ VERIFIED_CACHE_SIZE = 4096
 CLOCK_SKEW = 60  # seconds another gateway's clock may run ahead  # distinct live tokens remembered as verified
 # A kid is its creation time in milliseconds plus a random suffix: sorting kids sorts keys by age.
 _KID = re.compile(r"^k(\d{13})-([0-9a-f]{8})$")
+KEY_RESCAN = 10.0  # seconds between looks for keys another gateway made or pruned
+UNKNOWN_KID_LOOKUP = 1.0  # at most one look a second for a kid never seen (forged ones too)
 _HINT = "log in again (POST /auth/login) or refresh (POST /auth/refresh)"
 
 
@@ -65,36 +68,27 @@ def _kid_millis(kid: str) -> int:
 
 
 class TokenService:
-    """Issue and verify access tokens with the keys in `keys_dir` (created on first use)."""
+    """Issue and verify access tokens with the shared signing keys (one made on first use)."""
 
     def __init__(
-        self, keys_dir: Path, access_ttl: int, clock: Callable[[], float] = time.time
+        self, keys: SigningKeys, access_ttl: int, clock: Callable[[], float] = time.time
     ) -> None:
-        self.keys_dir = keys_dir
+        self.keys = keys
         self.access_ttl = access_ttl
         self._clock = clock
         self._keys: dict[str, Ed25519PrivateKey] = {}
-        self._dir_mtime = -1
+        self._scanned_at = self._looked_up_at = -KEY_RESCAN
         # Signature checks are the costliest step of a request; a token is checked once.
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
-        try:
-            keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if stat.S_IMODE(keys_dir.stat().st_mode) & 0o077:
-                keys_dir.chmod(0o700)
-            self._scan()
-            if not self._keys:
-                self.rotate()
-        except OSError as exc:
-            raise Unavailable(
-                f"cannot use the token keys directory {keys_dir}: {exc}",
-                hint="check that data_dir is writable by the gristops user",
-            ) from exc
+        self._scan(0)
+        if not self._keys:
+            self.rotate()
 
     @property
     def active_kid(self) -> str:
-        """The kid new tokens are signed with: the newest key on disk."""
-        self._scan()
-        if not self._keys:  # someone emptied the directory: start over with a new key
+        """The kid new tokens are signed with: the newest key."""
+        self._scan(KEY_RESCAN)
+        if not self._keys:  # someone deleted every key: start over with a new key
             self.rotate()
         return max(self._keys)
 
@@ -174,7 +168,7 @@ class TokenService:
 
     def rotate(self) -> str:
         """Make a new signing key (older keys keep verifying); prune retired ones. Returns its kid."""
-        self._scan()
+        self._scan(0)
         millis = int(self._clock() * 1000)
         if self._keys:  # keep kids ordered by age even when the clock stands still or steps back
             millis = max(millis, _kid_millis(max(self._keys)) + 1)
@@ -185,56 +179,72 @@ class TokenService:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        write_atomic(self.keys_dir / f"{kid}.pem", pem, 0o600)
+        self.keys.add(kid, pem, self._clock())
         self._keys[kid] = key
         self.prune()
         return kid
 
     def prune(self) -> list[str]:
         """Delete keys retired longer ago than a token lives; returns their kids."""
-        self._scan()
+        self._scan(0)
         kids = sorted(self._keys)
         now_ms = self._clock() * 1000
         removed = []
         for kid, successor in itertools.pairwise(kids):
             # A key is retired when its successor starts signing; its last token ends access_ttl later.
             if _kid_millis(successor) + (self.access_ttl + 60) * 1000 < now_ms:
-                (self.keys_dir / f"{kid}.pem").unlink(missing_ok=True)
+                self.keys.delete(kid)
                 del self._keys[kid]
                 removed.append(kid)
         return removed
 
     def _key(self, kid: str) -> Ed25519PrivateKey | None:
         if kid not in self._keys and _KID.match(kid):
-            self._load(kid)
+            now = time.monotonic()
+            if now - self._looked_up_at >= UNKNOWN_KID_LOOKUP:
+                self._looked_up_at = now
+                self._load(kid)
         return self._keys.get(kid)
 
-    def _scan(self) -> None:
-        """Load keys added by other processes and forget deleted ones (when the dir changed)."""
-        mtime = self.keys_dir.stat().st_mtime_ns
-        if mtime == self._dir_mtime:
+    def _scan(self, unless_within: float) -> None:
+        """Load keys added by other gateways and forget pruned ones, unless the last look
+        was less than `unless_within` seconds ago."""
+        now = time.monotonic()
+        if now - self._scanned_at < unless_within:
             return
-        self._dir_mtime = mtime
-        on_disk = {p.stem for p in self.keys_dir.glob("*.pem") if _KID.match(p.stem)}
-        for kid in set(self._keys) - on_disk:
+        self._scanned_at = now
+        stored = {kid for kid in self.keys.kids() if _KID.match(kid)}
+        for kid in set(self._keys) - stored:
             del self._keys[kid]
-        for kid in on_disk - set(self._keys):
+        for kid in stored - set(self._keys):
             self._load(kid)
 
     def _load(self, kid: str) -> None:
-        path = self.keys_dir / f"{kid}.pem"
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except FileNotFoundError:
+        pem = self.keys.pem(kid)
+        if pem is None:
             return
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
         except ValueError as exc:
             raise Unavailable(
-                f"token key {path} is unreadable: {exc}",
-                hint="delete the file; tokens it signed stop working and users log in again",
+                f"token signing key {kid} in the state DB is unreadable: {exc}",
+                hint="delete its row from signing_keys; tokens it signed stop working",
             ) from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise Unavailable(
-                f"token key {path} is not an Ed25519 key",
-                hint="delete the file; gristops makes its own keys",
+                f"token signing key {kid} in the state DB is not an Ed25519 key",
+                hint="delete its row from signing_keys; gristops makes its own keys",
             )
         self._keys[kid] = key
+
+
+def adopt_key_files(keys: SigningKeys, keys_dir: Path, now: float) -> list[str]:
+    """Move signing keys kept as `<kid>.pem` files (before they lived in the state DB)
+    into the state DB, so tokens they signed stay valid; returns their kids."""
+    moved = []
+    for path in sorted(keys_dir.glob("k*.pem")):
+        if _KID.match(path.stem):
+            keys.add(path.stem, path.read_bytes(), now)
+            path.unlink()
+            moved.append(path.stem)
+    return moved

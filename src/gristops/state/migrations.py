@@ -227,4 +227,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
         "CREATE INDEX gitops_runs_commit ON gitops_runs (commit_sha, bad)",
     ),
+    # 9: the signing keys of access tokens (Ed25519, PKCS#8 PEM), shared by every
+    # gateway that uses this state DB; they were files in data_dir/keys before.
+    (
+        """
+        CREATE TABLE signing_keys (
+            kid        TEXT PRIMARY KEY,
+            pem        TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """,
+    ),
 )

@@ -25,6 +25,7 @@ from gristops.config import Config
 from gristops.errors import NotFound
 from gristops.gateway.auth import AuthService
 from gristops.gateway.tokens import TokenService
+from gristops.state.signing_keys import SigningKeys
 from gristops.observe.metrics import GatewayMetrics, create_metrics
 from gristops.state.db import StateDB
 from gristops.store.base import Record, RecordQuery
@@ -219,7 +220,7 @@ def make_kit(root: Path, **auth: Any) -> AuthKit:
     config = make_config(root, **auth)
     users, clock, metrics = MemoryUsers(), Clock(), create_metrics()
     state = StateDB(config.state_path)
-    tokens = TokenService(config.keys_dir, config.auth.access_token_ttl)
+    tokens = TokenService(SigningKeys(state), config.auth.access_token_ttl)
     auth_service = AuthService(config, users, state, tokens, metrics, clock=clock)  # type: ignore[arg-type]
     return AuthKit(config, users, state, tokens, metrics, clock, auth_service)
 

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import stat
 import time
 from pathlib import Path
 
@@ -16,14 +15,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gristops.errors import AuthError, ExpiredToken
-from gristops.gateway.tokens import AUDIENCE, ISSUER, TokenService
+from gristops.gateway.tokens import AUDIENCE, ISSUER, TokenService, adopt_key_files
+from gristops.state.db import StateDB
+from gristops.state.signing_keys import SigningKeys
 
 TTL = 900
 
 
+def keys_in(tmp_path: Path) -> SigningKeys:
+    return SigningKeys(StateDB(tmp_path / "state.db"))
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> TokenService:
-    return TokenService(tmp_path / "keys", TTL)
+    return TokenService(keys_in(tmp_path), TTL)
 
 
 def b64(data: bytes) -> str:
@@ -51,7 +56,8 @@ def claims(**overrides: object) -> dict[str, object]:
 
 
 def own_key(service: TokenService) -> Ed25519PrivateKey:
-    pem = (service.keys_dir / f"{service.active_kid}.pem").read_bytes()
+    pem = service.keys.pem(service.active_kid)
+    assert pem is not None
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
@@ -77,11 +83,19 @@ def test_an_issued_token_verifies_and_carries_the_user(service: TokenService) ->
     assert service.issue(3, "alice@shop.test", "user").token != issued.token  # fresh jti
 
 
-def test_keys_are_private_files_in_a_private_directory(service: TokenService) -> None:
-    files = list(service.keys_dir.glob("*.pem"))
-    assert len(files) == 1
-    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert stat.S_IMODE(service.keys_dir.stat().st_mode) == 0o700
+def test_key_files_of_earlier_releases_move_into_the_state_db(tmp_path: Path) -> None:
+    keys_dir, keys = tmp_path / "keys", keys_in(tmp_path)
+    keys_dir.mkdir()
+    kid = "k1700000000000-0123abcd"
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (keys_dir / f"{kid}.pem").write_bytes(pem)
+    (keys_dir / "backup.age").write_text("not a signing key")
+    assert adopt_key_files(keys, keys_dir, now=1.0) == [kid]
+    assert keys.pem(kid) == pem and not (keys_dir / f"{kid}.pem").exists()
+    assert (keys_dir / "backup.age").exists()
+    assert TokenService(keys, TTL).active_kid == kid  # it goes on signing
 
 
 def test_alg_none_is_refused(service: TokenService) -> None:
@@ -119,7 +133,7 @@ def test_a_key_it_does_not_hold_is_refused(service: TokenService) -> None:
 
 
 def test_expired_tokens_are_refused_as_expired(tmp_path: Path) -> None:
-    keys = tmp_path / "keys"
+    keys = keys_in(tmp_path)
     past = TokenService(keys, TTL, clock=lambda: time.time() - TTL - 5)
     token = past.issue(1, "admin@shop.test", "admin").token
     with pytest.raises(ExpiredToken) as err:
@@ -164,7 +178,7 @@ def test_wrong_issuer_audience_or_missing_claims_are_refused(
 
 def test_rotation_keeps_old_tokens_valid_until_pruned(tmp_path: Path) -> None:
     now = [time.time()]
-    service = TokenService(tmp_path / "keys", TTL, clock=lambda: now[0])
+    service = TokenService(keys_in(tmp_path), TTL, clock=lambda: now[0])
     old_kid = service.active_kid
     old_token = service.issue(1, "admin@shop.test", "admin").token
     new_kid = service.rotate()
@@ -175,9 +189,9 @@ def test_rotation_keeps_old_tokens_valid_until_pruned(tmp_path: Path) -> None:
     assert service.prune() == []  # tokens of the old key may still be alive
     now[0] += TTL + 61
     assert service.prune() == [old_kid]
-    assert not (service.keys_dir / f"{old_kid}.pem").exists()
+    assert service.keys.pem(old_kid) is None
     assert "expired" in refused(service, old_token).message
-    fresh = TokenService(service.keys_dir, TTL, clock=lambda: now[0])
+    fresh = TokenService(service.keys, TTL, clock=lambda: now[0])
     assert "unknown key" in refused(fresh, old_token).message
     assert jwt.get_unverified_header(new_token)["kid"] == service.active_kid  # not pruned
     assert service.verify(service.issue(1, "admin@shop.test", "admin").token).user_id == 1
@@ -185,7 +199,7 @@ def test_rotation_keeps_old_tokens_valid_until_pruned(tmp_path: Path) -> None:
 
 def test_a_verified_token_is_remembered_until_it_expires(tmp_path: Path) -> None:
     now = [time.time()]
-    service = TokenService(tmp_path / "keys", TTL, clock=lambda: now[0])
+    service = TokenService(keys_in(tmp_path), TTL, clock=lambda: now[0])
     token = service.issue(3, "alice@shop.test", "user").token
     first = service.verify(token)
     assert service.verify(token) is first  # the signature is not checked twice
@@ -194,13 +208,13 @@ def test_a_verified_token_is_remembered_until_it_expires(tmp_path: Path) -> None
     assert "expired" in refused(service, token).message  # and stays refused
 
 
-def test_another_process_picks_up_a_rotated_key(tmp_path: Path) -> None:
-    keys = tmp_path / "keys"
-    first, second = TokenService(keys, TTL), TokenService(keys, TTL)
+def test_another_gateway_picks_up_a_rotated_key(state_location: Path | str) -> None:
+    first = TokenService(SigningKeys(StateDB(state_location)), TTL)
+    second = TokenService(SigningKeys(StateDB(state_location)), TTL)
     assert first.active_kid == second.active_kid  # the second reused the first's key
     kid = first.rotate()
     token = first.issue(2, "manager@shop.test", "manager").token
-    assert second.verify(token).user_id == 2
+    assert second.verify(token).user_id == 2  # an unknown kid is looked up at once
     assert second.active_kid == kid
 
 
