@@ -84,6 +84,15 @@ class AuthSection(Section):
     refresh_token_ttl: int = Field(
         30 * 86400, ge=300, le=365 * 86400, description="Refresh token lifetime (s)."
     )
+    refresh_retry_window: float = Field(
+        0,
+        ge=0,
+        le=60,
+        description="Seconds after a refresh in which presenting the same refresh token "
+        "again, before its successor was ever used, is taken as a retry of a lost answer "
+        "(a gateway died mid-request) and answered with a new pair instead of revoking the "
+        "login. 0: never. Set a few seconds when several gateways sit behind a balancer.",
+    )
     max_failures_per_account: int = Field(
         5, ge=1, description="Failed logins for one email before it is locked."
     )

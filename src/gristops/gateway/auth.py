@@ -108,7 +108,7 @@ class AuthService:
         self._tokens = tokens
         self._metrics = metrics
         self._clock = clock
-        self._sessions = RefreshSessions(state)
+        self._sessions = RefreshSessions(state, config.auth.refresh_retry_window)
         self._audit_trail = AuthAudit(state)
         self._throttle = LoginThrottle(LoginFailures(state), config.auth)
         self._dummy_hash: str | None = None

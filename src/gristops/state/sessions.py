@@ -9,13 +9,13 @@ newest token is logged out too and has to log in again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from gristops.state.db import Conn, StateDB
 
 # A live token of a live family, spent: the rows it returns are the tokens rotated now.
 _SPEND = (
-    "UPDATE refresh_tokens SET spent_at = ?"
+    "UPDATE refresh_tokens SET spent_at = ?, successor_sha256 = ?"
     " WHERE token_sha256 = ? AND spent_at IS NULL AND expires_at > ?"
     " AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)"
     " RETURNING family_id, user_id"
@@ -35,10 +35,15 @@ class Rotation:
 
 
 class RefreshSessions:
-    """Refresh-token rows of the state DB."""
+    """Refresh-token rows of the state DB.
 
-    def __init__(self, db: StateDB) -> None:
+    `retry_window`: seconds in which a spent token presented again, while its
+    successor is still unused, is a retry (the answer that carried the successor
+    was lost) rather than a reuse; 0 turns that off."""
+
+    def __init__(self, db: StateDB, retry_window: float = 0.0) -> None:
         self._db = db
+        self._retry_window = retry_window
 
     def start(
         self, family_id: str, user_id: int, token_sha256: str, now: float, expires_at: float
@@ -57,27 +62,52 @@ class RefreshSessions:
         """Spend a token and, when it was live, store its successor, atomically.
 
         A live token is spent by one conditional UPDATE: of two gateways presenting
-        it at once, one rotates and the other finds it spent (a reuse)."""
+        it at once, one rotates and the other finds it spent (a reuse, or a retry
+        within the retry window)."""
         spent = self._spend(token_sha256, successor_sha256, now, expires_at)
         if spent is not None:
             return Rotation("rotated", int(spent[1]), str(spent[0]))
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT t.family_id, t.user_id, t.expires_at, t.spent_at, f.revoked_at"
+                "SELECT t.family_id, t.user_id, t.expires_at, t.spent_at, f.revoked_at,"
+                " s.token_sha256, s.spent_at"
                 " FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
+                " LEFT JOIN refresh_tokens s ON s.token_sha256 = t.successor_sha256"
                 " WHERE t.token_sha256 = ?",
                 (token_sha256,),
             ).fetchone()
             if row is None:
                 return Rotation("unknown")
-            family_id, user_id, token_expires, spent_at, revoked_at = row
+            family_id, user_id, token_expires, spent_at, revoked_at = row[:5]
             if revoked_at is not None:
                 return Rotation("revoked", user_id, family_id)
             if spent_at is not None:
+                if self._retried(conn, row, now, successor_sha256):
+                    conn.execute(
+                        "UPDATE refresh_tokens SET successor_sha256 = ? WHERE token_sha256 = ?",
+                        (successor_sha256, token_sha256),
+                    )
+                    self._insert(conn, family_id, user_id, successor_sha256, now, expires_at)
+                    return Rotation("rotated", user_id, family_id)
                 self._revoke(conn, family_id, now, "reuse")
                 return Rotation("reused", user_id, family_id)
             assert token_expires <= now  # a live token would have been spent above
             return Rotation("expired", user_id, family_id)
+
+    def _retried(self, conn: Conn, row: tuple[Any, ...], now: float, successor: str) -> bool:
+        """Whether a spent token presented again is a retry: spent within the retry window
+        for a successor nobody has presented. That successor is then superseded (spent:
+        presenting it later is a reuse), atomically, so a gateway spending it at the same
+        time makes this a reuse instead."""
+        spent_at, unused, unused_spent = row[3], row[5], row[6]
+        if unused is None or unused_spent is not None or now - spent_at >= self._retry_window:
+            return False
+        superseded = conn.execute(
+            "UPDATE refresh_tokens SET spent_at = ?, successor_sha256 = ?"
+            " WHERE token_sha256 = ? AND spent_at IS NULL",
+            (now, successor, unused),
+        ).rowcount
+        return superseded == 1
 
     def _spend(
         self, token_sha256: str, successor_sha256: str, now: float, expires_at: float
@@ -85,7 +115,7 @@ class RefreshSessions:
         """(family, user) of a live token now spent with its successor stored, else None.
 
         On PostgreSQL this is one statement, so one round trip: the hot path of a refresh."""
-        spend = (now, token_sha256, now)
+        spend = (now, successor_sha256, token_sha256, now)
         successor = (successor_sha256, now, expires_at)
         if self._db.kind == "postgresql":
             with self._db.statement() as conn:

@@ -65,3 +65,29 @@ def test_pruning_forgets_expired_tokens_and_their_empty_families(
     assert sessions.live_families(1) == 1
     assert sessions.rotate("o1", "o2", now=101, expires_at=600).status == "unknown"
     assert sessions.rotate("n1", "n2", now=101, expires_at=600).status == "rotated"
+
+
+def test_a_retry_within_the_window_supersedes_the_unused_successor(
+    state_location: Path | str,
+) -> None:
+    sessions = RefreshSessions(StateDB(state_location), retry_window=10)
+    sessions.start("fam", 7, "t1", now=100, expires_at=500)
+    sessions.rotate("t1", "lost", now=110, expires_at=510)  # its answer never arrived
+    assert sessions.rotate("t1", "t2", now=112, expires_at=512).status == "rotated"
+    assert sessions.rotate("t2", "t3", now=113, expires_at=513).status == "rotated"
+    # The superseded successor is spent: whoever presents it now reuses a token.
+    assert sessions.rotate("lost", "x", now=114, expires_at=514).status == "reused"
+    assert sessions.live_families(7) == 0
+
+
+def test_a_spent_token_whose_successor_was_used_or_is_too_old_is_a_reuse(
+    state_location: Path | str,
+) -> None:
+    sessions = RefreshSessions(StateDB(state_location), retry_window=10)
+    sessions.start("a", 7, "a1", now=100, expires_at=500)
+    sessions.rotate("a1", "a2", now=110, expires_at=510)
+    sessions.rotate("a2", "a3", now=111, expires_at=511)
+    assert sessions.rotate("a1", "x", now=112, expires_at=512).status == "reused"
+    sessions.start("b", 8, "b1", now=100, expires_at=500)
+    sessions.rotate("b1", "b2", now=110, expires_at=510)
+    assert sessions.rotate("b1", "y", now=120, expires_at=520).status == "reused"
