@@ -32,7 +32,7 @@ USERS = [
     ("dave@shop.test", "dävé-ünicode-4"),
 ]
 CLIENTS = 20
-ROUNDS = 8
+ROUNDS = 6
 READ = "/api/docs/Shop/tables/Products/records"
 SHARED_STATE = """\
 state: {url: "${GRISTOPS_STATE_URL}"}
