@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -98,7 +99,8 @@ def create_app(config: Config, store: Store | None = None, run_dir: Path | None 
         metrics.values,
         interval=config.observe.prometheus.store_probe_interval,
     )
-    gateway = run_dir.name if run_dir else f"gateway-{os.getpid()}"
+    # Unique across the fleet: gateways on several hosts may share one state DB.
+    gateway = f"{socket.gethostname()}/{run_dir.name if run_dir else os.getpid()}"
     history = RequestHistory(state, config.observe.status.history_minutes, gateway)
     leadership = Leadership(run_dir)
     signing_keys = SigningKeys(state)

@@ -15,8 +15,8 @@ T0 = 1_800_000_000.0  # the start of a minute
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateDB]:
-    db = StateDB(tmp_path / "state.db")
+def state(state_location: Path | str) -> Iterator[StateDB]:
+    db = StateDB(state_location)
     yield db
     db.close()
 
@@ -97,3 +97,15 @@ def test_a_sample_read_before_a_newer_one_adds_nothing(state: StateDB) -> None:
     one.record(Totals(requests=8), T0 + 5)  # older than what is recorded
     one.record(Totals(requests=10), T0 + 6)
     assert [p["requests"] for p in one.series(T0 + 6, 1)] == [10]
+
+
+def test_the_history_adds_up_every_gateway_of_the_fleet(state_location: Path | str) -> None:
+    fleet = [(create_metrics(), StateDB(state_location), f"host{n}/run") for n in range(3)]
+    for n, (metrics, state, name) in enumerate(fleet):
+        history = RequestHistory(state, minutes=60, gateway=name)
+        history.record(read_totals(metrics.registry), T0)
+        for _ in range(n + 1):
+            metrics.requests.labels("GET", "/x", "200").inc()
+        history.record(read_totals(metrics.registry), T0 + 10)
+    any_gateway = RequestHistory(fleet[0][1], minutes=60, gateway="host0/run")
+    assert [p["requests"] for p in any_gateway.series(T0 + 10, minutes=1)] == [6]

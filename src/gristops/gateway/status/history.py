@@ -129,13 +129,17 @@ class RequestHistory:
             current = Totals() if row is None else _totals(row)
             current.add(delta)
             conn.execute(
-                "INSERT OR REPLACE INTO request_minutes"
-                " (minute, requests, errors, duration_sum, buckets) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO request_minutes"
+                " (minute, requests, errors, duration_sum, buckets) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (minute) DO UPDATE SET requests = excluded.requests,"
+                " errors = excluded.errors, duration_sum = excluded.duration_sum,"
+                " buckets = excluded.buckets",
                 (minute, current.requests, current.errors, current.duration_sum,
                  _buckets(current)),
             )  # fmt: skip
             conn.execute(
-                "INSERT OR REPLACE INTO request_baselines (gateway, at, totals) VALUES (?, ?, ?)",
+                "INSERT INTO request_baselines (gateway, at, totals) VALUES (?, ?, ?)"
+                " ON CONFLICT (gateway) DO UPDATE SET at = excluded.at, totals = excluded.totals",
                 (self.gateway, now, _encode(totals)),
             )
             horizon = minute - self.minutes * 60
