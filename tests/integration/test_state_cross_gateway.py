@@ -68,7 +68,7 @@ class Deployment:
         for state in self.states[:1]:  # they share one state DB, or there is only one
             with state.transaction() as conn:
                 for table in ("refresh_tokens", "refresh_families", "login_failures"):
-                    conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                    conn.execute(f"DELETE FROM {table}")
 
     async def step(self, kind: str, which: int, flag: bool, gateway: int) -> str:
         auth = self.gateways[gateway % len(self.gateways)]
@@ -117,7 +117,9 @@ def test_three_gateways_answer_as_one_would(
         answers = [(step, await fleet.step(*step), await single.step(*step)) for step in steps]
         # Then every login refreshes once more: the same ones must still be alive.
         last = [("refresh", n, False, n) for n in range(len(fleet.sessions))]
-        return answers + [(step, await fleet.step(*step), await single.step(*step)) for step in last]
+        return answers + [
+            (step, await fleet.step(*step), await single.step(*step)) for step in last
+        ]
 
     for step, on_fleet, on_one in anyio.run(run):
         assert on_fleet == on_one, f"{step}: three gateways said {on_fleet!r}, one {on_one!r}"

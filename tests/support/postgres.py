@@ -86,7 +86,7 @@ def postgres_cluster() -> Iterator[Cluster]:
         for path in root.iterdir():
             shutil.chown(path, "postgres")
     data = root / "data"
-    subprocess.run(  # noqa: S603 - fixed arguments
+    subprocess.run(
         _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "scram-sha-256",
                       f"--pwfile={root / 'pw'}", "--no-sync", "-E", "UTF8", "--locale=C"]),
         check=True, capture_output=True,

@@ -108,12 +108,12 @@ class DeployRecords:
         commit_time: float | None,
     ) -> int:
         with self.state.transaction() as db:
-            cursor = db.execute(
+            row = db.execute(
                 "INSERT INTO deploy_history (kind, release_id, version, previous_id, slot, actor, "
-                "started_at, commit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "started_at, commit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (kind, release_id, version, previous_id, slot, actor, time.time(), commit_time),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def switched(self, entry_id: int) -> None:
         with self.state.transaction() as db:

@@ -186,7 +186,7 @@ class RefreshSessions:
         expires_at: float,
     ) -> None:
         conn.execute(
-            f"{_INSERT} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+            f"{_INSERT} VALUES (?, ?, ?, ?, ?)",
             (token_sha256, family_id, user_id, now, expires_at),
         )
 

@@ -25,9 +25,9 @@ from gristops.config import Config
 from gristops.errors import NotFound
 from gristops.gateway.auth import AuthService
 from gristops.gateway.tokens import TokenService
-from gristops.state.signing_keys import SigningKeys
 from gristops.observe.metrics import GatewayMetrics, create_metrics
 from gristops.state.db import StateDB
+from gristops.state.signing_keys import SigningKeys
 from gristops.store.base import Record, RecordQuery
 from tests.conftest import SHOP_GRIST
 
@@ -207,7 +207,8 @@ class AuthKit:
 
     def dump(self) -> str:
         """Everything the state DB holds, as SQL text."""
-        with self.state.reading() as conn:
+        assert self.state.path is not None  # the kit's state is a SQLite file
+        with sqlite3.connect(self.state.path) as conn:
             return "\n".join(conn.iterdump())
 
 

@@ -9,7 +9,9 @@ from gristops.state.db import StateDB
 from gristops.state.throttle import FailureKey, LoginFailures
 
 
-def test_failures_are_counted_per_key_within_a_window_and_can_be_cleared(state_location: Path | str) -> None:
+def test_failures_are_counted_per_key_within_a_window_and_can_be_cleared(
+    state_location: Path | str,
+) -> None:
     failures = LoginFailures(StateDB(state_location))
     account, client = FailureKey("account", "d1"), FailureKey("client", "10.0.0.9")
     failures.record([account, client], now=10)
