@@ -48,6 +48,12 @@ class Cluster:
         url = f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
         return f"{url}?options=-csearch_path%3D{schema}" if schema else url
 
+    def create_database(self) -> str:
+        name = f"db_{next(self.names)}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return name
+
     def create_schema(self) -> str:
         """A new schema: the state DB of one test (cheaper than a database of its own)."""
         name = f"state_{next(self.names)}"

