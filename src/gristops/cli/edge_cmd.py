@@ -19,7 +19,7 @@ app = typer.Typer(
 
 def _render(cfg: Config) -> str:
     # No state DB yet: nothing deployed, and rendering (or checking) must not create one.
-    state = StateDB(cfg.state_location) if cfg.state_path.exists() else None
+    state = StateDB(cfg.state_location) if cfg.has_state else None
     port, web_root = current_target(cfg, state)
     return render(cfg, upstream_port=port, web_root=web_root)
 

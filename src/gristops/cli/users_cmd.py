@@ -96,7 +96,7 @@ async def _existing_user(config: Config, store: Store, email: str) -> Record:
 
 def _revoke_sessions(config: Config, user_id: int, why: str) -> int:
     """Revoke the user's refresh tokens; without a state DB there are none to revoke."""
-    if not config.state_path.exists():
+    if not config.has_state:
         return 0
     db = StateDB(config.state_location)
     try:
@@ -272,7 +272,7 @@ def unlock(email: EmailArg, config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Clear a login lockout of an account (its failed attempts are forgotten)."""
     cfg = load(config)
     email = check_email(email)
-    if cfg.state_path.exists():
+    if cfg.has_state:
         db = StateDB(cfg.state_location)
         try:
             LoginFailures(db).clear(FailureKey("account", email_digest(email)))

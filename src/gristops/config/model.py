@@ -227,6 +227,11 @@ class Config(Section):
         return url.get_secret_value() if url is not None else self.state_path
 
     @property
+    def has_state(self) -> bool:
+        """Whether a state DB exists yet (a PostgreSQL one always does)."""
+        return self.state.url is not None or self.state_path.exists()
+
+    @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 
