@@ -14,7 +14,7 @@ from gristops.runtime.process import run
 TIMEOUT = 600.0
 
 
-def _split_password(url: str) -> tuple[str, dict[str, str]]:
+def split_password(url: str) -> tuple[str, dict[str, str]]:
     """The URL without its password, and the environment that carries it."""
     parts = urlsplit(url)
     if parts.password is None:
@@ -27,7 +27,7 @@ def _split_password(url: str) -> tuple[str, dict[str, str]]:
 
 def dump(url: str, dest: Path) -> None:
     """The whole database at `url` into `dest`, in pg_dump's custom (compressed) format."""
-    bare, env = _split_password(url)
+    bare, env = split_password(url)
     run(
         ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dest}",
          f"--dbname={bare}"],

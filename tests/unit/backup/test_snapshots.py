@@ -229,7 +229,7 @@ def test_a_postgresql_state_is_dumped_verified_drilled_and_restorable(
     # The dump brings the state back into an empty database.
     name = postgres_cluster.create_database()
     pg_restore = postgres_cluster.bin_dir / "pg_restore"
-    subprocess.run(  # noqa: S603 - fixed arguments
+    subprocess.run(
         [str(pg_restore), "--no-owner", f"--dbname={postgres_cluster.url(name)}", str(dump)],
         check=True, capture_output=True,
     )  # fmt: skip

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gristops.errors import Unavailable
+from gristops.config import load_config
+from gristops.errors import ConfigError, Unavailable
+from gristops.runtime.pgdump import split_password
 from gristops.state.db import StateDB
 from gristops.state.migrations import MIGRATIONS
 from gristops.state.throttle import FailureKey, LoginFailures
+from tests.support.postgres import Cluster
 
 
 def mode(path: Path) -> int:
@@ -99,3 +102,31 @@ def test_many_threads_and_a_second_connection_share_one_db(state_location: Path 
         t.join()
     assert LoginFailures(db).count_since(key, 0).count == 200
     assert LoginFailures(other_process).count_since(key, 0).count == 200
+
+
+def test_a_postgresql_password_is_never_shown(postgres_cluster: Cluster, postgres_url: str) -> None:
+    db = StateDB(postgres_url)
+    assert postgres_cluster.password not in db.where
+    assert db.where.startswith("postgresql://gristops@127.0.0.1:") and db.kind == "postgresql"
+    db.close()
+    wrong = f"postgresql://gristops:not-{postgres_cluster.password}@127.0.0.1:{postgres_cluster.port}/postgres"
+    with pytest.raises(Unavailable) as err:
+        StateDB(wrong)
+    assert postgres_cluster.password not in f"{err.value.message} {err.value.hint}"
+    assert "cannot reach the state DB postgresql://gristops@127.0.0.1" in err.value.message
+    assert "state.url" in err.value.hint
+
+
+def test_pg_dump_gets_the_password_in_its_environment_not_its_arguments() -> None:
+    bare, env = split_password("postgresql://app:s%40cret@db:5432/state?sslmode=require")
+    assert bare == "postgresql://app@db:5432/state?sslmode=require"
+    assert env == {"PGPASSWORD": "s@cret"}
+    assert split_password("postgresql://app@db/state") == ("postgresql://app@db/state", {})
+
+
+def test_state_url_takes_postgresql_urls_only(tmp_path: Path) -> None:
+    path = tmp_path / "gristops.yaml"
+    path.write_text('grist: {document_id: Shop}\nstate: {url: "mysql://x@y/z"}\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "state.url must start with postgresql://" in err.value.message
