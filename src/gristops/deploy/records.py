@@ -94,7 +94,9 @@ class DeployRecords:
     def activate(self, slot: Slot | None) -> None:
         """Mark `slot` as the one serving (None: neither)."""
         with self.state.transaction() as db:
-            db.execute("UPDATE deploy_slots SET active = coalesce(slot = ?, 0)", (slot,))
+            db.execute(
+                "UPDATE deploy_slots SET active = CASE WHEN slot = ? THEN 1 ELSE 0 END", (slot,)
+            )
 
     def begin(
         self,

@@ -15,8 +15,8 @@ from gristops.state.db import StateDB
 
 
 @pytest.fixture
-def records(tmp_path: Path) -> DeployRecords:
-    return DeployRecords(StateDB(tmp_path / "state.db"))
+def records(state_location: Path | str) -> DeployRecords:
+    return DeployRecords(StateDB(state_location))
 
 
 def release(n: int, commit_time: float | None = None) -> Release:

@@ -21,17 +21,21 @@ def by_name(components: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {c["name"]: c for c in components}
 
 
-def test_a_fresh_install_shows_no_data_for_every_operation(tmp_path: Path) -> None:
+def test_a_fresh_install_shows_no_data_for_every_operation(
+    tmp_path: Path, state_location: Path | str
+) -> None:
     cfg = config(tmp_path)
-    state = StateDB(cfg.state_path)
+    state = StateDB(state_location)
     ops = ops_data(cfg, state, NOW)
     statuses = {c["status"] for c in ops_components(cfg, ops, NOW)}
     assert statuses == {"no data"}
 
 
-def test_tables_that_do_not_exist_yet_are_no_data_not_an_error(tmp_path: Path) -> None:
+def test_tables_that_do_not_exist_yet_are_no_data_not_an_error(
+    tmp_path: Path, state_location: Path | str
+) -> None:
     cfg = config(tmp_path)
-    state = StateDB(cfg.state_path)
+    state = StateDB(state_location)
     with state.transaction() as conn:
         for table in ("backup_runs", "deploy_history", "agent_runs"):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -40,9 +44,11 @@ def test_tables_that_do_not_exist_yet_are_no_data_not_an_error(tmp_path: Path) -
     assert ops["deploys"] == [] and ops["jobs"] == []
 
 
-def test_backups_drills_deploys_and_jobs_show_their_latest_outcome(tmp_path: Path) -> None:
+def test_backups_drills_deploys_and_jobs_show_their_latest_outcome(
+    tmp_path: Path, state_location: Path | str
+) -> None:
     cfg = config(tmp_path)
-    state = StateDB(cfg.state_path)
+    state = StateDB(state_location)
     with state.transaction() as conn:
         conn.executemany(
             "INSERT INTO backup_runs (action, target, started_at, finished_at, ok, detail)"
@@ -81,9 +87,11 @@ def test_backups_drills_deploys_and_jobs_show_their_latest_outcome(tmp_path: Pat
     assert {j["job"]: j["outcome"] for j in ops["jobs"]} == {"backup": "success", "renew": "failed"}
 
 
-def test_a_backup_older_than_the_rpo_is_a_warning(tmp_path: Path) -> None:
+def test_a_backup_older_than_the_rpo_is_a_warning(
+    tmp_path: Path, state_location: Path | str
+) -> None:
     cfg = config(tmp_path)
-    state = StateDB(cfg.state_path)
+    state = StateDB(state_location)
     old = NOW - cfg.observe.rpo_seconds - 3600
     with state.transaction() as conn:
         conn.execute(
