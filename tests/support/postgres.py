@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from tests.gateway_harness import free_port
 USER = "gristops"
 
 
-def _bin_dir() -> Path | None:
+def find_bin_dir() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
     return found[-1].parent if found else None
 
@@ -43,6 +44,7 @@ class Cluster:
     password: str
     bin_dir: Path
     names: Iterator[int]
+    log: Path
 
     def url(self, database: str = "postgres", schema: str | None = None) -> str:
         url = f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
@@ -77,11 +79,20 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
-    bin_dir = _bin_dir()
+    bin_dir = find_bin_dir()
     if bin_dir is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed: run make install-system")
         pytest.skip("PostgreSQL is not installed (make install-system)")
+    with running_cluster(bin_dir) as cluster:
+        yield cluster
+
+
+@contextmanager
+def running_cluster(bin_dir: Path, settings: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """initdb a new cluster in a temporary folder, start it, and always stop and delete it.
+
+    `settings`: more `name=value` server settings (e.g. log_statement=all)."""
     # Not under pytest's root-only temp folder: the postgres user must reach it.
     root = Path(tempfile.mkdtemp(prefix="gristops-pg-"))
     password = secrets.token_urlsafe(16)
@@ -104,11 +115,12 @@ def postgres_cluster() -> Iterator[Cluster]:
         _as_postgres([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
                       "-k", str(root / "socket"), "-c", "listen_addresses=127.0.0.1",
                       "-c", "fsync=off", "-c", "synchronous_commit=off",
-                      "-c", "full_page_writes=off", "-c", "max_connections=200"]),
+                      "-c", "full_page_writes=off", "-c", "max_connections=200",
+                      *(arg for setting in settings for arg in ("-c", setting))]),
         log_path=root / "postgres.log",
         stop_signal=signal.SIGINT,  # fast shutdown
     )  # fmt: skip
-    cluster = Cluster(port, password, bin_dir, itertools.count(1))
+    cluster = Cluster(port, password, bin_dir, itertools.count(1), root / "postgres.log")
 
     def ready() -> bool:
         psycopg.connect(cluster.url(), connect_timeout=2).close()

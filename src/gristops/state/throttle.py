@@ -47,7 +47,7 @@ class LoginFailures:
         return FailureCount(int(row[0]), row[1])
 
     def clear(self, key: FailureKey) -> None:
-        with self._db.transaction() as conn:
+        with self._db.statement() as conn:
             conn.execute(
                 "DELETE FROM login_failures WHERE scope = ? AND key = ?", (key.scope, key.key)
             )

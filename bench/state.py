@@ -1,0 +1,121 @@
+"""State DB benchmark: the hot path of authentication on SQLite and on PostgreSQL.
+
+    python bench/state.py [--seconds 5] [--threads 1,8]
+
+In this process, on a SQLite file and on a throwaway PostgreSQL cluster
+(Debian's postgresql, on 127.0.0.1) started for the run: refresh-token
+rotations per second (the state DB's whole share of POST /auth/refresh), and
+the state DB's share of a login (failures checked, cleared, the family
+started, the audit row written), with 1 and 8 threads; and the statements one
+rotation sends to PostgreSQL (the goal is one), counted in the server's log:
+the cluster logs every statement, which slows it a little in this run.
+Ratios PostgreSQL/SQLite are of figures measured in this run. Figures are
+printed, never asserted. Reads never touch the state DB (access tokens are
+verified with keys held in memory), so `bench/gateway.py` measures them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gristops.state.audit import AuthAudit, AuthEvent  # noqa: E402
+from gristops.state.db import StateDB  # noqa: E402
+from gristops.state.sessions import RefreshSessions  # noqa: E402
+from gristops.state.throttle import FailureKey, LoginFailures  # noqa: E402
+from tests.support.postgres import find_bin_dir, running_cluster  # noqa: E402
+
+
+def rate(work: Callable[[int], None], threads: int, seconds: float) -> float:
+    """Calls of work(thread) per second, over `threads` threads for `seconds`."""
+    done = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def loop(n: int) -> None:
+        while time.monotonic() < stop:
+            work(n)
+            done[n] += 1
+
+    pool = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(done) / seconds
+
+
+def figures(db: StateDB, threads: int, seconds: float) -> tuple[float, float]:
+    sessions, failures, audit = RefreshSessions(db), LoginFailures(db), AuthAudit(db)
+    current: dict[int, str] = {}
+    now = time.time()
+    for n in range(threads):
+        current[n] = secrets.token_hex(16)
+        sessions.start(f"bench-{threads}-{n}", n, current[n], now, now + 3600)
+
+    def refresh(n: int) -> None:
+        successor = secrets.token_hex(16)
+        assert sessions.rotate(current[n], successor, time.time(), now + 3600).status == "rotated"
+        current[n] = successor
+
+    def login(n: int) -> None:
+        keys = [FailureKey("account", f"user-{n}"), FailureKey("client", "10.0.0.1")]
+        for key in keys:
+            failures.count_since(key, now - 900)
+            failures.clear(key)
+        sessions.start(f"login-{secrets.token_hex(8)}", n, secrets.token_hex(16), now, now + 3600)
+        audit.record(AuthEvent(now, "login", "success", n, "digest", "10.0.0.1", None))
+
+    return rate(refresh, threads, seconds), rate(login, threads, seconds)
+
+
+def statements_per_rotation(log: Path, db: StateDB) -> float:
+    """Statements the server received per rotation (the cluster logs every statement)."""
+    sessions = RefreshSessions(db)
+    now = time.time()
+    token = secrets.token_hex(16)
+    sessions.start("count", 1, token, now, now + 3600)
+    before = log.read_text(errors="replace").count("LOG:  ")
+    for _ in range(100):
+        successor = secrets.token_hex(16)
+        sessions.rotate(token, successor, time.time(), now + 3600)
+        token = successor
+    return (log.read_text(errors="replace").count("LOG:  ") - before) / 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--threads", default="1,8")
+    args = parser.parse_args()
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        sys.exit("PostgreSQL is not installed: make install-system")
+    logged = ("log_statement=all",)
+    with tempfile.TemporaryDirectory() as tmp, running_cluster(bin_dir, logged) as cluster:
+        url = cluster.url()
+        engines = {"sqlite": StateDB(Path(tmp) / "state.db"), "postgresql": StateDB(url)}
+        print(
+            f"statements per rotation on PostgreSQL: {statements_per_rotation(cluster.log, engines['postgresql']):.2f}"
+        )
+        for threads in (int(t) for t in args.threads.split(",")):
+            got = {name: figures(db, threads, args.seconds) for name, db in engines.items()}
+            for i, what in enumerate(("refresh rotations/s", "login state work/s")):
+                sq, pg = got["sqlite"][i], got["postgresql"][i]
+                print(
+                    f"{threads} threads, {what}: SQLite {sq:.0f}, PostgreSQL {pg:.0f}, ratio {pg / sq:.2f}"
+                )
+        for db in engines.values():
+            db.close()
+
+
+if __name__ == "__main__":
+    main()
