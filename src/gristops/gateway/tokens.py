@@ -200,8 +200,11 @@ class TokenService:
 
     def _key(self, kid: str) -> Ed25519PrivateKey | None:
         if kid not in self._keys and _KID.match(kid):
+            # Forged kids must not cost a query each: one look a second, and the
+            # periodic rescan finds a real new key even when forgeries used that look up.
+            self._scan(KEY_RESCAN)
             now = time.monotonic()
-            if now - self._looked_up_at >= UNKNOWN_KID_LOOKUP:
+            if kid not in self._keys and now - self._looked_up_at >= UNKNOWN_KID_LOOKUP:
                 self._looked_up_at = now
                 self._load(kid)
         return self._keys.get(kid)
