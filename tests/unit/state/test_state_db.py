@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import stat
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -109,7 +111,8 @@ def test_a_postgresql_password_is_never_shown(postgres_cluster: Cluster, postgre
     assert postgres_cluster.password not in db.where
     assert db.where.startswith("postgresql://gristops@127.0.0.1:") and db.kind == "postgresql"
     db.close()
-    wrong = f"postgresql://gristops:not-{postgres_cluster.password}@127.0.0.1:{postgres_cluster.port}/postgres"
+    password = postgres_cluster.password
+    wrong = postgres_cluster.url().replace(password, f"not-{password}")
     with pytest.raises(Unavailable) as err:
         StateDB(wrong)
     assert postgres_cluster.password not in f"{err.value.message} {err.value.hint}"
@@ -118,9 +121,11 @@ def test_a_postgresql_password_is_never_shown(postgres_cluster: Cluster, postgre
 
 
 def test_pg_dump_gets_the_password_in_its_environment_not_its_arguments() -> None:
-    bare, env = split_password("postgresql://app:s%40cret@db:5432/state?sslmode=require")
+    generated = secrets.token_urlsafe(8) + "@/"  # characters a URL must escape
+    userinfo = "app:" + quote(generated, safe="")
+    bare, env = split_password(f"postgresql://{userinfo}@db:5432/state?sslmode=require")
     assert bare == "postgresql://app@db:5432/state?sslmode=require"
-    assert env == {"PGPASSWORD": "s@cret"}
+    assert env == {"PGPASSWORD": generated}
     assert split_password("postgresql://app@db/state") == ("postgresql://app@db/state", {})
 
 
