@@ -125,6 +125,12 @@ class PostgresEngine:
                 f"the state DB {self.where} is not usable: {_first_line(exc)}",
                 hint="check that PostgreSQL is up and reachable; the gateway reconnects by itself",
             ) from None
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as exc:
+            raise Unavailable(
+                f"the state DB {self.where} refuses gristops: {_first_line(exc)}",
+                hint="the role in state.url needs a schema it may create tables in (its "
+                "search_path): make it the database's owner, or GRANT USAGE, CREATE ON SCHEMA",
+            ) from None
 
     def close(self) -> None:
         self._pool.close()

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 
 from gristops.config import load_config
@@ -135,3 +136,17 @@ def test_state_url_takes_postgresql_urls_only(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "state.url must start with postgresql://" in err.value.message
+
+
+def test_a_role_that_may_not_create_tables_is_told_what_to_grant(
+    postgres_cluster: Cluster, postgres_url: str
+) -> None:
+    schema = postgres_url.rsplit("%3D", 1)[1]
+    role, password = f"reader_{schema}", secrets.token_hex(8)
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    url = postgres_url.replace(f"gristops:{postgres_cluster.password}", f"{role}:{password}")
+    with pytest.raises(Unavailable) as err:
+        StateDB(url)
+    assert "refuses gristops" in err.value.message and "GRANT" in err.value.hint
+    assert password not in err.value.message
