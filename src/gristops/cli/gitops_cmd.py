@@ -56,7 +56,7 @@ def _raise_for(result: PassResult) -> None:
 
 
 def _reconciler(cfg: Config, quiet: bool) -> Reconciler:
-    state = StateDB(cfg.state_path)
+    state = StateDB(cfg.state_location)
     if quiet:
         return Reconciler(cfg, state)
     return Reconciler(cfg, state, on_step=lambda step: out.print(f"• {step}", markup=False))
@@ -120,7 +120,7 @@ def _status(cfg: Config, runs: GitopsRuns) -> dict[str, Any]:
 def status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """The applied commit, the last pass's result and any drift it found."""
     cfg = load(config)
-    data = _status(cfg, GitopsRuns(StateDB(cfg.state_path)))
+    data = _status(cfg, GitopsRuns(StateDB(cfg.state_location)))
     if as_json:
         emit_json(data)
         return
@@ -156,7 +156,7 @@ def history(
 ) -> None:
     """Reconcile passes, newest first: commit, outcome, what differed and why."""
     cfg = load(config)
-    entries: list[GitopsRun] = GitopsRuns(StateDB(cfg.state_path)).history(limit)
+    entries: list[GitopsRun] = GitopsRuns(StateDB(cfg.state_location)).history(limit)
     if as_json:
         emit_json([dataclasses.asdict(e) for e in entries])
         return

@@ -50,15 +50,15 @@ class GitopsRuns:
 
     def record(self, run: GitopsRun) -> int:
         with self.state.transaction() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 f"INSERT INTO gitops_runs ({COLUMNS.removeprefix('id, ')}) "  # noqa: S608
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     run.started_at, run.finished_at, run.trigger, run.head_sha, run.commit_sha,
                     run.outcome, int(run.bad), run.release_id, run.changes, run.diff, run.reason,
                 ),
-            )  # fmt: skip
-            return int(cursor.lastrowid or 0)
+            ).fetchone()  # fmt: skip
+            return int(row[0])
 
     def _select(self, where: str, params: tuple[object, ...], limit: int) -> list[GitopsRun]:
         with self.state.reading() as conn:

@@ -238,7 +238,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         )
         """,
     ),
-    # 9: which token a refresh token was spent for, so that a retried refresh (its
+    # 10: which token a refresh token was spent for, so that a retried refresh (its
     # answer lost with a gateway) can supersede a successor nobody has used.
     ("ALTER TABLE refresh_tokens ADD COLUMN successor_sha256 TEXT",),
 )
