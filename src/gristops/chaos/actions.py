@@ -9,19 +9,25 @@ rollback is safe to run when its fault never happened (or already ended).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 from chaoslib.exceptions import ActivityFailed
 
+from gristops.config import load_config
 from gristops.runtime import pids, process
 
 FILLER = ".gristops-chaos-fill"
 FILL_CHUNK = 1 << 20
+SLOTS = ("blue", "green")
+DEPLOY_TIMEOUT = 600.0
 
 
 def _pid(pid_file: str) -> int:
@@ -85,30 +91,35 @@ def continue_process(pid_file: str) -> None:
         _signal(pid, signal.SIGCONT)
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, verify: bool = True) -> bool:
     try:
-        return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+        return httpx.get(url, timeout=2, trust_env=False, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def start_service(
-    command: str, ready_url: str, after: float = 0.0, timeout: float = 120.0
+    command: str,
+    ready_url: str,
+    after: float = 0.0,
+    timeout: float = 120.0,
+    verify: bool = True,
 ) -> dict[str, float]:
     """Run `command` (it starts the service and returns) unless `ready_url` answers 200,
     then wait until it does. As a rollback: the service is back whatever happened.
 
     The service answering is what counts: a start script whose own check gave up
     too early (exit status not 0) while the service came up is not a failure.
+    `verify` False: `ready_url` is our own nginx, whose certificate may be self-signed.
     """
     time.sleep(after)
     started = time.monotonic()
     output = ""
-    if not _answers(ready_url):
+    if not _answers(ready_url, verify):
         done = process.run(shlex.split(command), timeout=timeout, check=False)
         output = (done.stderr or done.stdout).strip()[-300:]
     deadline = started + timeout
-    while not _answers(ready_url):
+    while not _answers(ready_url, verify):
         if time.monotonic() > deadline:
             raise ActivityFailed(
                 f"{ready_url} did not answer within {timeout:g} s of `{command}`: {output}"
@@ -164,3 +175,61 @@ def stop_process(pid_file: str) -> None:
     pid = pids.read_pid(Path(pid_file))
     if pid is not None:
         pids.stop(pid, signal.SIGTERM, 5.0)
+
+
+def _live_pid(slot_root: Path) -> int | None:
+    """The pid of the slot's gateway when it says it accepts traffic ("PID on"), else None."""
+    try:
+        said = (slot_root / "accepting").read_text().split()
+    except FileNotFoundError:
+        return None
+    if said[1:] != ["on"] or pids.read_pid(slot_root / "serve.pid") != int(said[0]):
+        return None
+    return int(said[0])
+
+
+def deploy_and_kill_new_slot(
+    config: str, release: str, kill_after: float = 0.0, after: float = 0.0
+) -> dict[str, object]:
+    """Deploy `release` (`gristops deploy release`, blue-green) and kill -9 the new slot's
+    gateway `kill_after` seconds after traffic switched to it, inside the deploy's watch
+    window. Succeeds only when the deploy reports it switched traffic back.
+
+    The slots are found as the deploy keeps them (this package sits beside gristops.deploy,
+    so it reads their files): `data_dir`/deploy/SLOT, where the gateway that accepts
+    traffic writes "PID on" to its `accepting` file.
+    """
+    time.sleep(after)
+    args = [sys.executable, "-m", "gristops", "deploy", "release", release]
+    args += ["--config", config, "--json"]
+    slots_dir = load_config(Path(config)).data_dir.resolve() / "deploy"
+    before = {slot: _live_pid(slots_dir / slot) for slot in SLOTS}
+    deploy = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603  # nosec B603: our own CLI, no shell
+    killed: tuple[str, int] | None = None
+    deadline = time.monotonic() + DEPLOY_TIMEOUT
+    while killed is None and deploy.poll() is None and time.monotonic() < deadline:
+        for slot in SLOTS:
+            pid = _live_pid(slots_dir / slot)
+            if pid is not None and pid != before[slot]:
+                time.sleep(kill_after)
+                _signal(pid, signal.SIGKILL)
+                killed = (slot, pid)
+        time.sleep(0.01)
+    try:
+        stdout, stderr = deploy.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        deploy.kill()
+        raise ActivityFailed(f"the deploy of {release} did not end within the timeout") from None
+    if killed is None:
+        raise ActivityFailed(f"traffic never switched to the new slot: {stderr.strip()[-300:]}")
+    try:
+        result = json.loads(stdout)
+    except ValueError:
+        raise ActivityFailed(f"the deploy printed no result: {stderr.strip()[-300:]}") from None
+    if result.get("outcome") != "rolled_back":
+        raise ActivityFailed(
+            f"the deploy ended {result.get('outcome')} after its {killed[0]} slot's gateway "
+            f"was killed, not rolled_back: {result.get('reason')}"
+        )
+    return {"killed": killed[1], "slot": killed[0], "outcome": result["outcome"],
+            "reason": result.get("reason")}  # fmt: skip

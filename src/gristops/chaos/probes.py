@@ -38,6 +38,7 @@ def target(configuration: dict[str, Any], secrets: dict[str, Any] | None) -> Tar
             column=str(configuration["column"]),
             grist_url=configuration.get("grist_url") or None,
             grist_api_key=(secrets or {}).get("grist_api_key") or None,
+            verify=bool(configuration.get("tls_verify", True)),
         )
     except KeyError as exc:
         raise ActivityFailed(
@@ -49,8 +50,9 @@ def target(configuration: dict[str, Any], secrets: dict[str, Any] | None) -> Tar
 def gateway_ready(configuration: dict[str, Any]) -> bool:
     """True when the gateway's /ready answers 200 (its store and state DB answer)."""
     url = str(configuration["gateway_url"]).rstrip("/")
+    verify = bool(configuration.get("tls_verify", True))
     try:
-        return httpx.get(f"{url}/ready", timeout=10, trust_env=False).status_code == 200
+        return httpx.get(f"{url}/ready", timeout=10, trust_env=False, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -58,7 +60,7 @@ def gateway_ready(configuration: dict[str, Any]) -> bool:
 async def _round_trip(place: Target) -> bool:
     marker = f"steady-{tokens.token_hex(4)}"
     async with httpx.AsyncClient(
-        base_url=place.gateway_url, timeout=CLIENT_TIMEOUT, trust_env=False
+        base_url=place.gateway_url, timeout=CLIENT_TIMEOUT, trust_env=False, verify=place.verify
     ) as client:
         headers = {"Authorization": f"Bearer {await login(client, place)}"}
         body = {"records": [{"fields": {place.column: marker}}]}
@@ -100,18 +102,19 @@ def traffic(
     fault_at: float | None = None,
     fault_seconds: float | None = None,
     check_timing: bool = True,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """Drive traffic while the fault runs; its figures, or ActivityFailed with what missed.
 
     `fault_at`/`fault_seconds` place the fault window when Grist is not watched
     (with `watch_grist`, the window is when Grist did not answer). Without
     `check_timing`, duration criteria are reported in the figures but do not fail
-    (a shared, busy test machine says little about latency).
+    (a shared, busy test machine says little about latency). `retries`: see Plan.
     """
     place = target(configuration, secrets)
     if not watch_grist:
         place = Target(**{**place.__dict__, "grist_url": None})
-    plan = Plan(clients, seconds, write_every, settle)
+    plan = Plan(clients, seconds, write_every, settle, retries=retries)
     recorded = asyncio.run(drive(place, plan))
     stored = asyncio.run(stored_markers(place)) if expect.get("writes_exactly_once") else None
     planned = None if fault_at is None else (fault_at, fault_at + (fault_seconds or 0.0))

@@ -24,6 +24,7 @@ CLIENT_TIMEOUT = 60.0  # far above any bound checked: a hang shows as latency, n
 WATCH_EVERY = 0.2
 WATCH_TIMEOUT = 1.0
 BREAKER_METRIC = "gristops_grist_breaker_open"
+NO_ANSWER_STATUS = 502  # nginx: the gateway closed the connection without an answer
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Target:
     # With Grist's API key, Grist counts as back once it serves the document again (after a
     # restart it loads it first, which takes seconds), not as soon as /status answers.
     grist_api_key: str | None = None
+    verify: bool = True  # False for our own nginx edge, whose certificate may be self-signed
 
     def records_path(self) -> str:
         return f"/api/docs/{self.doc_id}/tables/{self.table}/records"
@@ -84,13 +86,16 @@ class Traffic:
     outcomes: list[Outcome] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     seconds: float = 0.0
+    retries: int = 0  # requests sent again by the client (Plan.retries)
 
 
 @dataclass(frozen=True)
 class Plan:
     """How much traffic: clients, how long, every how many requests one is a write.
 
-    `write_every` 0 sends reads only. The run lasts `seconds`; when Grist is
+    `write_every` 0 sends reads only. `retries`: how many times a client sends a
+    request again when the connection closed without an answer (a transport error, or
+    nginx's 502 for it), as browsers do (RFC 9112 §9.3.1); each is counted. The run lasts `seconds`; when Grist is
     watched, also until it answers again and a write has succeeded since, then
     `settle` seconds more (up to `max_seconds`), so that recovery is observed.
     """
@@ -100,6 +105,7 @@ class Plan:
     write_every: int = 4
     settle: float = 0.0
     max_seconds: float = 120.0
+    retries: int = 0
 
 
 async def login(client: httpx.AsyncClient, target: Target) -> str:
@@ -140,20 +146,25 @@ class _Run:
         marker = f"chaos-{self.run_id}-{number}" if kind == "write" else None
         path = self.target.records_path()
         start = self.now()
-        try:
-            if kind == "write":
-                body = {"records": [{"fields": {self.target.column: marker}}]}
-                answer = await self.client.post(path, json=body, headers=headers)
-            else:
-                answer = await self.client.get(path, params={"limit": "20"}, headers=headers)
-        except httpx.HTTPError as exc:
-            outcome = Outcome(kind, start, self.now() - start, 0, error=type(exc).__name__)
-        else:
+        for attempt in range(self.plan.retries + 1):
+            if attempt:
+                self.traffic.retries += 1
+            try:
+                if kind == "write":
+                    body = {"records": [{"fields": {self.target.column: marker}}]}
+                    answer = await self.client.post(path, json=body, headers=headers)
+                else:
+                    answer = await self.client.get(path, params={"limit": "20"}, headers=headers)
+            except httpx.HTTPError as exc:
+                outcome = Outcome(kind, start, self.now() - start, 0, error=type(exc).__name__)
+                continue
             error = "" if answer.is_success else answer.text[:200]
             outcome = Outcome(
                 kind, start, self.now() - start, answer.status_code,
                 answer.headers.get("retry-after"), error, marker,
             )  # fmt: skip
+            if answer.status_code != NO_ANSWER_STATUS:
+                break
         self.traffic.outcomes.append(outcome)
         back = self.grist_back_at
         if outcome.ok and kind == "write" and back is not None and outcome.start > back:
@@ -234,6 +245,7 @@ async def drive(target: Target, plan: Plan) -> Traffic:
         base_url=target.gateway_url,
         timeout=CLIENT_TIMEOUT,
         trust_env=False,
+        verify=target.verify,
         limits=httpx.Limits(max_connections=plan.clients + 4),
     ) as client:
         headers = {"Authorization": f"Bearer {await login(client, target)}"}
@@ -247,7 +259,7 @@ async def drive(target: Target, plan: Plan) -> Traffic:
 async def stored_markers(target: Target, prefix: str = "chaos-") -> list[str]:
     """Every marker in the target's column (read through the gateway once it answers)."""
     async with httpx.AsyncClient(
-        base_url=target.gateway_url, timeout=CLIENT_TIMEOUT, trust_env=False
+        base_url=target.gateway_url, timeout=CLIENT_TIMEOUT, trust_env=False, verify=target.verify
     ) as client:
         headers = {"Authorization": f"Bearer {await login(client, target)}"}
         answer = await client.get(target.records_path(), headers=headers)

@@ -83,6 +83,7 @@ def figures(
     result: dict[str, Any] = {
         "seconds": round(traffic.seconds, 1),
         "requests": len(traffic.outcomes),
+        "client_retries": traffic.retries,
         "reads": len(reads),
         "reads_failed": len(failed_reads),
         "failed_read_errors": sorted({f"{o.status} {o.error[:160]}" for o in failed_reads})[:5],
