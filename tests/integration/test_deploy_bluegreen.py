@@ -8,10 +8,12 @@ with a few lines appended to the gateway's app factory.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from gristops.cli.users_cmd import add_user
 from gristops.config import Config, load_config
 from gristops.deploy import slots
 from gristops.deploy.deployer import Deployer
@@ -35,6 +38,7 @@ from gristops.edge.nginx import Nginx
 from gristops.runtime import pids
 from gristops.state.db import StateDB
 from tests.conftest import SHOP_GRIST
+from tests.support.chaos_stage import ADMIN, run_chaos
 from tests.support.wheel import build_wheel
 
 pytestmark = pytest.mark.integration
@@ -263,6 +267,36 @@ def test_release_answering_500s_is_rolled_back_within_the_watch(env: Env) -> Non
     # Users are served by the previous release again.
     answer = httpx.get(f"{env.edge}/api/docs/Shop/tables/Products/records", verify=False)
     assert answer.status_code == 401
+
+
+def test_chaos_new_slot_killed_in_watch_switches_back_and_no_request_fails(env: Env) -> None:
+    """The slot-killed-in-watch chaos experiment (shortened; full length with
+    GRISTOPS_CHAOS_FULL=1, `make chaos`) through nginx on these slots."""
+    before = _active_release(env)
+    wanted = next(w for w in env.good if load_release(w).id != before)  # installed: a quick deploy
+    add_user(env.config, ADMIN[0], "admin", ADMIN[1])
+    variables = {
+        "gateway_url": env.edge,
+        "email": ADMIN[0],
+        "doc_id": "Shop",
+        "table": "Products",
+        "column": "name",
+        "deploy_config": str(env.config.data_dir.parent / "gristops.yaml"),
+        "release": str(wanted),
+        "gristops": f"{sys.executable} -m gristops",
+    }
+    full = os.environ.get("GRISTOPS_CHAOS_FULL", "") not in ("", "0")
+    outcome = run_chaos("slot-killed-in-watch", variables, short=not full)
+    figures = outcome["figures"]
+    print(f"\nslot-killed-in-watch figures: {json.dumps(figures, sort_keys=True)}")
+    assert outcome["passed"], f"{outcome['problems']}\n{outcome['stderr']}"
+    assert outcome["activities"]["deploy-and-kill-new-slot"] == "succeeded"  # it rolled back
+    assert outcome["steady_state_before"] and outcome["steady_state_after"]
+    assert figures["reads_failed"] == figures["writes_failed"] == 0
+    assert figures["writes_ok"] and figures["reads"]
+    assert _active_release(env) == before
+    entry = env.records.history(limit=1)[0]
+    assert entry.outcome == "rolled_back" and entry.switched_at is not None
 
 
 def test_kill_9_of_the_active_slot_is_restarted(env: Env) -> None:

@@ -96,15 +96,21 @@ def hybrid_stage(root: Path) -> Iterator[Stage]:
 
 def run_experiment(name: str, stage: Stage, short: bool, **extra: Any) -> dict[str, Any]:
     """`gristops chaos run NAME --json` against the stage; its JSON outcome (whatever the verdict)."""
+    env = {} if stage.grist is None else {"GRISTOPS_CHAOS_GRIST_API_KEY": stage.grist.api_key}
+    return run_chaos(name, {**stage.variables(), **extra}, short, env)
+
+
+def run_chaos(
+    name: str, variables: dict[str, Any], short: bool, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`gristops chaos run NAME --json` with `variables`, logging in as ADMIN; its JSON outcome."""
     # The suite checks behaviour; durations are checked by the full-length runs (make chaos).
-    variables = {**stage.variables(), "check_timing": not short, **extra}
+    variables = {"check_timing": not short, **variables}
     args = [sys.executable, "-m", "gristops", "chaos", "run", name, "--json"]
     args += ["--short"] if short else []
     for key, value in variables.items():
         args += ["--var", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
-    env = {**os.environ, "GRISTOPS_CHAOS_PASSWORD": ADMIN[1]}
-    if stage.grist is not None:
-        env["GRISTOPS_CHAOS_GRIST_API_KEY"] = stage.grist.api_key
+    env = {**os.environ, "GRISTOPS_CHAOS_PASSWORD": ADMIN[1], **(env or {})}
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False, timeout=900)
     if not done.stdout.strip():
         raise AssertionError(

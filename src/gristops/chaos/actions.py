@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from chaoslib.exceptions import ActivityFailed
@@ -188,6 +189,19 @@ def _live_pid(slot_root: Path) -> int | None:
     return int(said[0])
 
 
+def _deploy_result(stdout: str) -> dict[str, Any] | None:
+    """The deploy's --json result among what it printed (its log lines may come first)."""
+    decoder = json.JSONDecoder()
+    found = None
+    for start in (i for i, line in enumerate(stdout.splitlines(keepends=True)) if line[:1] == "{"):
+        text = "".join(stdout.splitlines(keepends=True)[start:])
+        with contextlib.suppress(ValueError):
+            value, _ = decoder.raw_decode(text)
+            if isinstance(value, dict) and "outcome" in value:
+                found = value
+    return found
+
+
 def deploy_and_kill_new_slot(
     config: str, release: str, kill_after: float = 0.0, after: float = 0.0
 ) -> dict[str, object]:
@@ -222,10 +236,9 @@ def deploy_and_kill_new_slot(
         raise ActivityFailed(f"the deploy of {release} did not end within the timeout") from None
     if killed is None:
         raise ActivityFailed(f"traffic never switched to the new slot: {stderr.strip()[-300:]}")
-    try:
-        result = json.loads(stdout)
-    except ValueError:
-        raise ActivityFailed(f"the deploy printed no result: {stderr.strip()[-300:]}") from None
+    result = _deploy_result(stdout)
+    if result is None:
+        raise ActivityFailed(f"the deploy printed no result: {stderr.strip()[-300:]}")
     if result.get("outcome") != "rolled_back":
         raise ActivityFailed(
             f"the deploy ended {result.get('outcome')} after its {killed[0]} slot's gateway "
