@@ -218,7 +218,8 @@ def deploy_and_kill_new_slot(
     args += ["--config", config, "--json"]
     slots_dir = load_config(Path(config)).data_dir.resolve() / "deploy"
     before = {slot: _live_pid(slots_dir / slot) for slot in SLOTS}
-    deploy = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603  # nosec B603: our own CLI, no shell
+    # Our own CLI, no shell; its output is the result (process.run would wait for the end).
+    deploy = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603  # nosec B603
     killed: tuple[str, int] | None = None
     deadline = time.monotonic() + DEPLOY_TIMEOUT
     while killed is None and deploy.poll() is None and time.monotonic() < deadline:

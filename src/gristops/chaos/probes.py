@@ -52,7 +52,9 @@ def gateway_ready(configuration: dict[str, Any]) -> bool:
     url = str(configuration["gateway_url"]).rstrip("/")
     verify = bool(configuration.get("tls_verify", True))
     try:
-        return httpx.get(f"{url}/ready", timeout=10, trust_env=False, verify=verify).status_code == 200
+        return (
+            httpx.get(f"{url}/ready", timeout=10, trust_env=False, verify=verify).status_code == 200
+        )
     except httpx.HTTPError:
         return False
 

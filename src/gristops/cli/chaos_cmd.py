@@ -32,8 +32,9 @@ def list_(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json([{"name": e.name, "title": e.title, "description": e.description} for e in found])
         return
+    width = max((len(e.name) for e in found), default=0)
     for each in found:
-        out.print(f"{each.name:<14} {each.title}")
+        out.print(f"{each.name:<{width}}  {each.title}")
 
 
 def _variables(pairs: list[str]) -> dict[str, Any]:
