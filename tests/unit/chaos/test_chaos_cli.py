@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from gristops.chaos.actions import _deploy_result
 from gristops.cli.main import app
 from gristops.errors import GristopsError
 
@@ -24,7 +25,10 @@ def test_list_names_every_packaged_experiment() -> None:
     done = runner.invoke(app, ["chaos", "list", "--json"])
     assert done.exit_code == 0
     names = [e["name"] for e in json.loads(done.stdout)]
-    assert names == ["cpu-stress", "disk-full", "grist-hangs", "grist-killed", "grist-slow"]
+    assert names == [
+        "cpu-stress", "disk-full", "grist-hangs", "grist-killed", "grist-slow",
+        "slot-killed-in-watch",
+    ]  # fmt: skip
 
 
 def test_run_without_its_target_says_which_variable_is_missing(
@@ -42,3 +46,9 @@ def test_run_without_its_target_says_which_variable_is_missing(
 )
 def test_run_refuses_unknown_names_and_malformed_variables(args: list[str], message: str) -> None:
     assert message in refusal(["chaos", "run", *args])
+
+
+def test_the_deploy_result_is_found_after_its_log_lines() -> None:
+    printed = '{"event": "deploy step"}\n{\n  "outcome": "rolled_back",\n  "slot": "green"\n}\n'
+    assert _deploy_result(printed) == {"outcome": "rolled_back", "slot": "green"}
+    assert _deploy_result("error: no such release\n") is None
