@@ -12,7 +12,8 @@ from gristops.errors import BadRequest
 from gristops.observe.logging import configure_logging
 
 app = typer.Typer(
-    help="Chaos experiments: real faults (Grist killed, hung or slow, disk full, CPU stress) "
+    help="Chaos experiments: real faults (Grist killed, hung or slow, disk full, CPU stress, "
+    "a deploy's new slot killed) "
     "against a running gateway, with their pass criteria.",
     no_args_is_help=True,
 )
