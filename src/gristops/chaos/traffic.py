@@ -86,7 +86,7 @@ class Traffic:
     outcomes: list[Outcome] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     seconds: float = 0.0
-    retries: int = 0  # requests sent again by the client (Plan.retries)
+    retries: dict[str, int] = field(default_factory=dict)  # sent again (Plan.retries), by kind
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class _Run:
         start = self.now()
         for attempt in range(self.plan.retries + 1):
             if attempt:
-                self.traffic.retries += 1
+                self.traffic.retries[kind] = self.traffic.retries.get(kind, 0) + 1
             try:
                 if kind == "write":
                     body = {"records": [{"fields": {self.target.column: marker}}]}

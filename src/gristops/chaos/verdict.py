@@ -83,7 +83,9 @@ def figures(
     result: dict[str, Any] = {
         "seconds": round(traffic.seconds, 1),
         "requests": len(traffic.outcomes),
-        "client_retries": traffic.retries,
+        "client_retries": sum(traffic.retries.values()),
+        # A write sent again may have been applied twice (its first answer was lost).
+        "write_retries": traffic.retries.get("write", 0),
         "reads": len(reads),
         "reads_failed": len(failed_reads),
         "failed_read_errors": sorted({f"{o.status} {o.error[:160]}" for o in failed_reads})[:5],
