@@ -53,6 +53,7 @@ class Outcome:
     steady_before: bool | None
     steady_after: bool | None
     activities: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # what each fault action reported
     rollbacks: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class Outcome:
             "steady_state_before": self.steady_before,
             "steady_state_after": self.steady_after,
             "activities": self.activities,
+            "outputs": self.outputs,
             "rollbacks": self.rollbacks,
             "problems": self.problems,
             "figures": self.figures,
@@ -121,6 +123,15 @@ def _state(journal: dict[str, Any], phase: str) -> bool | None:
 
 def _statuses(runs: list[dict[str, Any]]) -> dict[str, str]:
     return {run["activity"]["name"]: run["status"] for run in runs}
+
+
+def _outputs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The actions' results (what was killed, how the deploy ended...), by name."""
+    return {
+        run["activity"]["name"]: run["output"]
+        for run in runs
+        if run["activity"]["type"] == "action" and isinstance(run.get("output"), dict)
+    }
 
 
 def _problems(journal: dict[str, Any]) -> list[str]:
@@ -175,6 +186,7 @@ def run(name: str, variables: dict[str, Any], short: bool = False) -> Outcome:
         steady_before=_state(journal, "before"),
         steady_after=_state(journal, "after"),
         activities=_statuses(journal.get("run", [])),
+        outputs=_outputs(journal.get("run", [])),
         rollbacks=_statuses(journal.get("rollbacks", [])),
         problems=_problems(journal),
         figures=figures,
