@@ -40,7 +40,7 @@ lint:
 	bash .ci/secrets-check
 
 test: install-system install-dev install-grist-peer lint
-	$(PYTHON) -m pytest --cov=gristops --cov-report=term --cov-fail-under=80
+	$(PYTHON) -m pytest -n auto --dist loadscope --cov=gristops --cov-report=term --cov-fail-under=80
 
 # The gateway's figures against their goals (one table per goal set), then live Grist against
 # the gateway in every store mode (bench-grist: the hybrid store's tail latency).

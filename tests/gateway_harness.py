@@ -91,7 +91,7 @@ def running_gateway(
         )
     gateway = Gateway(f"http://127.0.0.1:{port}", root, process, log_path)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded CI machine can take long to import
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"gateway exited {process.returncode}:\n{gateway.log()}")
