@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gristops.errors import PayloadTooLarge
+from gristops.observe.logging import ACCESS
 from gristops.observe.metrics import GatewayMetrics
 
-log = structlog.get_logger("gristops.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")  # a caller's X-Request-ID we accept as ours
 
 
@@ -66,7 +66,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _CLIENT_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _CLIENT_ID.match(incoming) else secrets.token_hex(16)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         start = time.perf_counter()
@@ -92,14 +92,16 @@ class RequestContextMiddleware:
             if self.request_metrics:
                 self._count(method, template, status, duration)
             if self.access_log:
-                log.info(
-                    "request",
-                    method=method,
-                    route=template,
-                    status=status,
-                    duration_ms=round(duration * 1000, 2),
-                    user_id=scope["state"].get("user_id"),
-                    client=(scope.get("client") or ("-",))[0],
+                ACCESS.write(
+                    {
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 2),
+                        "user_id": scope["state"].get("user_id"),
+                        "client": (scope.get("client") or ("-",))[0],
+                        "request_id": request_id,
+                    }
                 )
             structlog.contextvars.unbind_contextvars("request_id")
 

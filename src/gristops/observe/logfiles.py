@@ -13,12 +13,14 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from gristops.config import Config
 
 SUFFIX = ".log"
+REOPEN_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class SharedRotatingFileHandler(logging.Handler):
         target.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd = -1
         self._write_lock = threading.Lock()
+        self._checked = 0.0  # when the name was last compared with the open file
+        self._unchecked = 0  # bytes written since the file's size was last read
         self._open()
 
     def _open(self) -> None:
@@ -78,6 +82,12 @@ class SharedRotatingFileHandler(logging.Handler):
         self._fd = os.open(self.target.path, flags, 0o640)
 
     def _reopen_if_rotated(self) -> None:
+        # At most once a second: a path lookup per line is a measurable share of a cached
+        # read's cost, and the lines of that second land in the rotated file, not lost.
+        now = time.monotonic()
+        if now - self._checked < REOPEN_CHECK_S:
+            return
+        self._checked = now
         try:
             current = os.stat(self.target.path).st_ino
         except FileNotFoundError:
@@ -87,14 +97,22 @@ class SharedRotatingFileHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            data = (self.format(record) + "\n").encode("utf-8", errors="replace")
-            with self._write_lock:
-                self._reopen_if_rotated()
-                os.write(self._fd, data)
-                if os.fstat(self._fd).st_size > self.target.max_bytes:
-                    self._rotate()
+            self.write_line((self.format(record) + "\n").encode("utf-8", errors="replace"))
         except Exception:
             self.handleError(record)
+
+    def write_line(self, data: bytes) -> None:
+        """Append one rendered line (newline included) in one write; rotate past max_bytes."""
+        with self._write_lock:
+            self._reopen_if_rotated()
+            os.write(self._fd, data)
+            # The size is read back once a 64th of max_bytes is written here, not per line
+            # (other writers grow the file too, so it may pass max_bytes by that much each).
+            self._unchecked += len(data)
+            if self._unchecked >= self.target.max_bytes >> 6:
+                self._unchecked = 0
+                if os.fstat(self._fd).st_size > self.target.max_bytes:
+                    self._rotate()
 
     def _rotate(self) -> None:
         path = self.target.path

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
 import structlog
@@ -73,15 +76,21 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_formatter(shared, renderer))
     handlers: list[logging.Handler] = [handler]
+    writers: list[Callable[[bytes], None]] = [_stream_writer(handler)]
     if file is not None:
         file_handler = SharedRotatingFileHandler(file)
         file_handler.setFormatter(_formatter(shared, _json_renderer()))
         handlers.append(file_handler)
+        writers.append(file_handler.write_line)
     root = logging.getLogger()
     for old in root.handlers:
         old.close()
     root.handlers[:] = handlers
     root.setLevel(level.upper())
+    if root.level > logging.INFO:
+        ACCESS.direct(handlers, [])  # below the level: no access line, as for any info event
+    else:  # console lines: structlog renders them
+        ACCESS.direct(handlers, writers if json_lines else None)
     # uvicorn's own access log would duplicate ours, which has the request id.
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs every request at info: the Loki shipper's pushes would feed its own log.
@@ -117,6 +126,70 @@ def _formatter(
             renderer,
         ],
     )
+
+
+def _stream_writer(handler: logging.StreamHandler[TextIO]) -> Callable[[bytes], None]:
+    def write(line: bytes) -> None:
+        handler.acquire()
+        try:
+            handler.stream.write(line.decode())
+            handler.stream.flush()
+        finally:
+            handler.release()
+
+    return write
+
+
+class AccessLog:
+    """The one line per HTTP request (RequestContextMiddleware's).
+
+    Written on every request, so once `configure_logging` has set up JSON
+    lines it is rendered here (one orjson call) and handed to the outputs
+    directly: structlog's processor chain, a stdlib LogRecord and the handlers'
+    formatting cost more than a cached read's answer. The line is the one
+    structlog would write (event, level, logger, time); the caller passes the
+    request id among the fields, whose keys are fixed and hold no secrets.
+    Console lines, an unconfigured process, or a logging set-up changed since
+    (a test capturing structlog) take structlog's path.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: list[logging.Handler] = []
+        self._processors: list[object] = []
+        self._writers: list[Callable[[bytes], None]] | None = None
+
+    def direct(
+        self, handlers: list[logging.Handler], writers: list[Callable[[bytes], None]] | None
+    ) -> None:
+        """Write straight to `writers` while `handlers` and structlog's set-up stay as now;
+        None: always through structlog."""
+        self._handlers = list(handlers)
+        self._processors = list(structlog.get_config()["processors"])  # capture_logs edits it
+        self._writers = writers
+
+    def write(self, fields: dict[str, object]) -> None:
+        writers = self._writers
+        if (
+            writers is None
+            or logging.root.handlers != self._handlers
+            or structlog.get_config()["processors"] != self._processors
+        ):
+            # A fresh proxy: a cached one keeps the processors of the set-up it first saw.
+            structlog.get_logger(ACCESS_LOGGER).info("request", **fields)
+            return
+        if not writers:
+            return
+        event: dict[str, object] = {**fields, "event": "request"}
+        event["level"] = "info"
+        event["logger"] = ACCESS_LOGGER
+        event["time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        line = orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        for write in writers:
+            write(line)
+
+
+ACCESS_LOGGER = "gristops.access"
+ACCESS = AccessLog()
 
 
 def configure_process_logging(config: Config, process: str) -> None:
