@@ -284,6 +284,8 @@ def test_chaos_new_slot_killed_in_watch_switches_back_and_no_request_fails(env: 
         "deploy_config": str(env.config.data_dir.parent / "gristops.yaml"),
         "release": str(wanted),
         "gristops": f"{sys.executable} -m gristops",
+        # Past the edge check on a quiet machine, well before the end of the 1.5 s watch.
+        "kill_after": 0.8,
     }
     full = os.environ.get("GRISTOPS_CHAOS_FULL", "") not in ("", "0")
     outcome = run_chaos("slot-killed-in-watch", variables, short=not full)
@@ -293,8 +295,10 @@ def test_chaos_new_slot_killed_in_watch_switches_back_and_no_request_fails(env: 
     assert outcome["activities"]["deploy-and-kill-new-slot"] == "succeeded"
     deploy = outcome["outputs"]["deploy-and-kill-new-slot"]
     print(f"deploy: {json.dumps(deploy, sort_keys=True)}")
-    # The watch saw the new gateway die (its /metrics refused, or a restarted pid).
-    assert deploy["outcome"] == "rolled_back" and "the new gateway" in deploy["reason"]
+    # The watch saw the new gateway die (its /metrics refused, or a restarted pid), or on a
+    # slow machine the check through nginx still under way did; the reason names the step.
+    assert deploy["outcome"] == "rolled_back"
+    assert deploy["reason"].startswith(("watching live traffic", "verifying through nginx"))
     assert outcome["steady_state_before"] and outcome["steady_state_after"]
     assert figures["reads_failed"] == figures["writes_failed"] == 0
     assert figures["writes_ok"] and figures["reads"]

@@ -62,7 +62,12 @@ class Deployer:
     def __init__(self, config: Config, state: StateDB, on_step: Step = _quiet) -> None:
         self.config = config
         self.records = DeployRecords(state)
-        self.step = on_step
+        self.on_step = on_step
+        self.current = ""  # the step under way: a failure's reason names it
+
+    def step(self, message: str) -> None:
+        self.current = message
+        self.on_step(message)
 
     def place(self, slot: Slot) -> SlotPlace:
         return SlotPlace.of(self.config, slot)
@@ -110,7 +115,8 @@ class Deployer:
             self.step(f"watching live traffic for {self.config.deploy.watch_seconds:g} s")
             watch(self.config, place)
         except (GateFailed, GristopsError, httpx.HTTPError, OSError) as exc:
-            return self._fail(entry, release, target, active, switched_after, started, str(exc))
+            reason = f"{self.current}: {exc}"
+            return self._fail(entry, release, target, active, switched_after, started, reason)
         if active and not self.config.deploy.keep_previous_warm:
             self.step(f"draining and stopping {active.slot}")
             slots.stop(self.config, self.place(active.slot))
