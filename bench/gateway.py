@@ -8,7 +8,7 @@
     in this run: a repeated read (a cache hit), a read that misses the cache
     every time (a query string never seen before: the query runs), and a
     revalidation that gets 304 Not Modified; the gateway with 1 worker, then
-    with its default (one per CPU), and the ratio between the two; the
+    with its default (one per CPU), and the ratio between the two (with the CPU wrk itself used: it shares the machine); the
     gateway's /metrics total against the requests wrk counted; the same reads
     with metrics and logs off (`observe.prometheus.request_metrics: false`,
     no access log, no log file), and through FastAPI's routing alone
@@ -22,8 +22,11 @@
     and without a sort; then the file store's reads alone, in this process
     (best of several interleaved rounds). Goal: the rule costs at most 1.2x.
 
-All servers are real uvicorn processes on 127.0.0.1; the load comes from wrk
-on this machine. Figures are printed, never asserted; the end of the run
+All servers are real uvicorn processes on 127.0.0.1, all running at once; the
+load comes from wrk on this machine. The (a) runs are interleaved: each round
+runs every kind on every server in turn, and a ratio is the median over rounds
+of the ratio between runs of the same round, which cancels most of a shared
+machine's drift. Figures are printed, never asserted; the end of the run
 prints them again as one table per goal set (conditional reads and the cache;
 workers; tail latency and the cost of metrics and logs), each goal beside its
 figure.
@@ -36,13 +39,16 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -132,12 +138,17 @@ done = function(summary, latency, requests)
     summary.errors.status))
 end
 """
-# Every request a query string never seen before: each one misses the response cache.
+# Every request a query string never seen before: each one misses the response cache
+# (the salt, wrk's first script argument, keeps one run's strings from another's).
 MISS_LUA = """
 counter = 0
+salt = ""
+init = function(args)
+  salt = args[1] or ""
+end
 request = function()
   counter = counter + 1
-  return wrk.format(nil, wrk.path .. "&miss=" .. counter)
+  return wrk.format(nil, wrk.path .. "&miss=" .. salt .. "-" .. counter)
 end
 """
 LOGIN_LUA = """
@@ -148,7 +159,12 @@ wrk.body = '{"email": "bench0@shop.test", "password": "bench-password-1"}'
 
 
 def wrk(
-    url: str, clients: int, seconds: float, script: Path, headers: dict[str, str] | None = None
+    url: str,
+    clients: int,
+    seconds: float,
+    script: Path,
+    headers: dict[str, str] | None = None,
+    script_args: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     """Start wrk (one thread, so the gateway keeps the other core) with a reporting script."""
     args = [
@@ -163,11 +179,15 @@ def wrk(
     ]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
-    return subprocess.Popen([*args, url], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([*args, url, "--", *script_args], stdout=subprocess.PIPE, text=True)
 
 
 def result(process: subprocess.Popen[str]) -> dict[str, float]:
+    # wrk's own CPU: the children's usage grows by it when it is reaped, here.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out, _ = process.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if "RESULT " not in out:
         raise RuntimeError(f"wrk failed:\n{out}")
     line = next(line for line in out.splitlines() if line.startswith("RESULT "))
@@ -180,6 +200,7 @@ def result(process: subprocess.Popen[str]) -> dict[str, float]:
         "errors": errors,
         "non2xx": non2xx,  # answers with a status outside 2xx/3xx (wrk's status errors)
         "requests": requests,
+        "wrk_cores": cpu / (duration_us / 1e6),  # the load generator's share of the machine
     }
 
 
@@ -241,40 +262,94 @@ def row(name: str, r: dict[str, float]) -> str:
     )
 
 
+KINDS = {"hit": "cache hit", "miss": "cache miss", "revalidated": "304 revalidation"}
+
+
 @dataclass
-class Runs:
-    hit: dict[str, float]
-    miss: dict[str, float]
-    revalidated: dict[str, float]
-    mixed: dict[str, float] | None = None
-    logins: dict[str, float] | None = None
-    mismatch: float = 0.0  # /metrics minus wrk's count, for the cache-hit run
+class Target:
+    """A server under load: the read's URL, its Authorization header and the answer's ETag."""
+
+    name: str
+    url: str
+    auth: dict[str, str] = field(default_factory=dict)
+    etag: str = ""
 
 
-def measure(
-    gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path], full: bool
-) -> Runs:
-    """(a) hits, misses, revalidations; when `full`, (b) reads during logins and /metrics
-    against wrk."""
-    token = gateway.login(*ADMIN)
-    auth = {"Authorization": f"Bearer {token}"}
+def target(name: str, gateway: Gateway) -> Target:
+    auth = {"Authorization": f"Bearer {gateway.login(*ADMIN)}"}
     url = gateway.url + PATH + "?" + urlencode(QUERY)
-    etag = httpx.get(url, headers=auth).headers["etag"]
-    before = served(gateway) if full else 0.0
-    hit = result(wrk(url, clients, seconds, scripts["report"], auth))
-    runs = Runs(hit, {}, {})
-    if full:
-        time.sleep(1)  # the requests in flight at wrk's deadline finish
-        runs.mismatch = served(gateway) - before - hit["requests"]
-    runs.miss = result(wrk(url, clients, seconds, scripts["miss"], auth))
-    runs.revalidated = result(
-        wrk(url, clients, seconds, scripts["report"], {**auth, "If-None-Match": etag})
-    )
-    if full:
-        logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
-        runs.mixed = result(wrk(url, clients, seconds, scripts["report"], auth))
-        runs.logins = result(logins)
-    return runs
+    return Target(name, url, auth, httpx.get(url, headers=auth).headers["etag"])
+
+
+def run(
+    t: Target, kind: str, clients: int, seconds: float, scripts: dict[str, Path], salt: str = ""
+) -> dict[str, float]:
+    """One wrk run of `kind` against `t`."""
+    if kind == "miss":
+        return result(wrk(t.url, clients, seconds, scripts["miss"], t.auth, (salt,)))
+    headers = {**t.auth, "If-None-Match": t.etag} if kind == "revalidated" else t.auth
+    return result(wrk(t.url, clients, seconds, scripts["report"], headers))
+
+
+@dataclass
+class Rounds:
+    """Every wrk run of the interleaved rounds, by (server, kind, clients)."""
+
+    runs: dict[tuple[str, str, int], list[dict[str, float]]] = field(default_factory=dict)
+
+    def median(self, name: str, kind: str, clients: int) -> dict[str, float]:
+        samples = self.runs[name, kind, clients]
+        return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+
+    def ratio(self, a: tuple[str, str], b: tuple[str, str], clients: int) -> float:
+        """The median over rounds of a's throughput over b's in the same round: runs
+        seconds apart share the machine's mood, so noise cancels in the pair."""
+        pairs = zip(self.runs[(*a, clients)], self.runs[(*b, clients)], strict=True)
+        return statistics.median(x["rps"] / y["rps"] for x, y in pairs)
+
+
+def interleave(
+    targets: list[Target],
+    levels: list[int],
+    seconds: float,
+    scripts: dict[str, Path],
+    rounds: int,
+) -> Rounds:
+    """(a) for every server at every level: each round runs each kind on every server in
+    turn (the order rotating), so each comparison is made between neighbouring runs.
+    The bare endpoint answers every kind the same: it runs once a round."""
+    out = Rounds()
+    for clients in levels:
+        for r in range(rounds):
+            order = targets[r % len(targets) :] + targets[: r % len(targets)]
+            for kind in KINDS:
+                for t in order:
+                    if t.name == "bare" and kind != "hit":
+                        continue
+                    sample = run(t, kind, clients, seconds, scripts, salt=f"{t.name}{r}")
+                    out.runs.setdefault((t.name, kind, clients), []).append(sample)
+    return out
+
+
+@dataclass
+class Full:
+    """(b) reads while 5 clients log in, and /metrics against wrk's count of cache hits."""
+
+    mixed: dict[str, float]
+    logins: dict[str, float]
+    mismatch: float  # /metrics minus wrk's count
+
+
+def measure_full(
+    t: Target, gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path]
+) -> Full:
+    before = served(gateway)
+    hit = run(t, "hit", clients, seconds, scripts)
+    time.sleep(1)  # the requests in flight at wrk's deadline finish
+    mismatch = served(gateway) - before - hit["requests"]
+    logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
+    mixed = result(wrk(t.url, clients, seconds, scripts["report"], t.auth))
+    return Full(mixed, result(logins), mismatch)
 
 
 # The gateways of one run: (name, extra config, full measurement). The log level is the
@@ -294,30 +369,25 @@ def goal(figure: float, text: str, met: bool) -> str:
 def tables(
     levels: list[int],
     default: int,
-    bare: dict[int, dict[str, float]],
-    runs: dict[tuple[str, int], Runs],
+    rounds: Rounds,
+    full: dict[tuple[str, int], Full],
     rss: dict[str, list[float]],
 ) -> None:
-    """The figures the goals name, one table per goal set, each goal beside its figure."""
-    d = f"{default}w"
+    """The figures the goals name, one table per goal set, each goal beside its figure
+    (ratios: medians of same-round ratios; latencies: medians over rounds)."""
+    d, slow = f"{default}w", f"slow{default}"
     print(f"\n== Conditional reads and the response cache ({default} workers, ratio to bare) ==")
     for c in levels:
-        r = runs[d, c]
-        print(
-            f"  cache hit, {c:>3} clients    "
-            + goal(r.hit["rps"] / bare[c]["rps"], ">= 0.50", r.hit["rps"] / bare[c]["rps"] >= 0.5)
-        )
-        ratio = r.revalidated["rps"] / bare[c]["rps"]
+        hit = rounds.ratio((d, "hit"), ("bare", "hit"), c)
+        print(f"  cache hit, {c:>3} clients    " + goal(hit, ">= 0.50", hit >= 0.5))
+        ratio = rounds.ratio((d, "revalidated"), ("bare", "hit"), c)
         print(f"  304,       {c:>3} clients    " + goal(ratio, ">= 0.70", ratio >= 0.7))
-        if (f"slow{default}", c) in runs:
-            slow = runs[f"slow{default}", c]
-            ratio = r.miss["rps"] / slow.miss["rps"]
-            print(
-                f"  miss vs FastAPI path, {c:>3}  " + goal(ratio, ">= 1.00 (noise)", ratio >= 0.95)
-            )
-            print(
-                f"    (FastAPI path alone: hit {slow.hit['rps'] / bare[c]['rps']:.2f}, 304 {slow.revalidated['rps'] / bare[c]['rps']:.2f} of bare)"
-            )
+        ratio = rounds.ratio((d, "miss"), (slow, "miss"), c)
+        print(f"  miss vs FastAPI path, {c:>3}  " + goal(ratio, ">= 1.00 (noise)", ratio >= 0.95))
+        print(
+            f"    (FastAPI path alone: hit {rounds.ratio((slow, 'hit'), ('bare', 'hit'), c):.2f},"
+            f" 304 {rounds.ratio((slow, 'revalidated'), ('bare', 'hit'), c):.2f} of bare)"
+        )
     worst = max(rss[d])
     print(
         "  RSS per worker, MB (max)    "
@@ -327,29 +397,30 @@ def tables(
     print(f"\n== Workers: {default} against 1 ==")
     for c in levels:
         for kind in ("hit", "miss"):
-            one, many = getattr(runs["1w", c], kind), getattr(runs[d, c], kind)
-            ratio = many["rps"] / one["rps"]
-            print(f"  throughput, {kind:<4} {c:>3} clients " + goal(ratio, ">= 1.80", ratio >= 1.8))
+            ratio = rounds.ratio((d, kind), ("1w", kind), c)
+            cores = (rounds.median(n, kind, c)["wrk_cores"] for n in ("1w", d))
+            print(
+                f"  throughput, {kind:<4} {c:>3} clients "
+                + goal(ratio, ">= 1.80", ratio >= 1.8)
+                + "  (wrk used {:.2f} / {:.2f} cores)".format(*cores)
+            )
     high = max(levels)
     for kind in ("hit", "miss"):
-        p99 = getattr(runs[d, high], kind)["p99_ms"]
+        p99 = rounds.median(d, kind, high)["p99_ms"]
         print(f"  p99 ms, {kind:<4} {high:>3} clients    " + goal(p99, "< 250", p99 < 250))
     for c in levels:
-        r = runs[d, c]
+        f = full[d, c]
         print(
-            f"  /metrics - wrk count, {c:>3}    {r.mismatch:>+9.0f}  == 0 (+ in flight at wrk's end)"
+            f"  /metrics - wrk count, {c:>3}    {f.mismatch:>+9.0f}  == 0 (+ in flight at wrk's end)"
         )
-        if r.mixed is not None:
-            print(
-                f"  read p95 ms, 5 logging in, {c:>3}: {r.mixed['p95_ms']:.1f} (alone {r.hit['p95_ms']:.1f})"
-            )
+        alone = rounds.median(d, "hit", c)["p95_ms"]
+        print(f"  read p95 ms, 5 logging in, {c:>3}: {f.mixed['p95_ms']:.1f} (alone {alone:.1f})")
     print(f"\n== Tail latency and the cost of metrics and logs ({default} workers) ==")
-    p99 = runs[d, high].miss["p99_ms"]
+    p99 = rounds.median(d, "miss", high)["p99_ms"]
     print(f"  embedded p99 ms, query runs, {high} clients " + goal(p99, "< 250", p99 < 250))
     for c in levels:
         for kind in ("hit", "miss"):
-            on, off = getattr(runs[d, c], kind), getattr(runs["off", c], kind)
-            ratio = on["rps"] / off["rps"]
+            ratio = rounds.ratio((d, kind), ("off", kind), c)
             print(
                 f"  on/off throughput, {kind:<4} {c:>3}   " + goal(ratio, ">= 0.90", ratio >= 0.9)
             )
@@ -360,7 +431,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="Seconds per wrk run.")
+    parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds of (a).")
     parser.add_argument("--clients", default="20,100")
     parser.add_argument("--only-rules", action="store_true", help="Run (d) alone.")
     args = parser.parse_args()
@@ -388,17 +460,10 @@ def main() -> None:
         body_path = root / "body.json"
         body_path.write_bytes(body)
         print(
-            f"{ROWS} rows, GET 100 records with filter and sort, {args.seconds:.0f} s per run,"
-            f" load by wrk; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+            f"{ROWS} rows, GET 100 records with filter and sort, {args.rounds} interleaved rounds"
+            f" of {args.seconds:g} s runs (medians shown), load by wrk; {os.cpu_count()} CPUs,"
+            f" load average {os.getloadavg()[0]:.1f} at start"
         )
-        bare_process, bare_url = start_bare(body_path)
-        try:
-            bare = {c: result(wrk(bare_url + query, c, args.seconds, report)) for c in levels}
-        finally:
-            bare_process.terminate()
-            bare_process.wait(10)
-        for c in levels:
-            print(row(f"bare FastAPI, {c} clients", bare[c]))
         scripts = {"report": report, "login": login, "miss": miss}
         gateways = [
             ("1w", ON + "server: {workers: 1}\n", True),
@@ -406,24 +471,47 @@ def main() -> None:
             ("off", OFF + f"server: {{workers: {default}}}\n", False),
             (f"slow{default}", SLOW % default, False),
         ]
-        runs: dict[tuple[str, int], Runs] = {}
-        rss: dict[str, list[float]] = {}
-        for name, extra, full in gateways:
-            with running_gateway(root, extra=extra) as gateway:
-                time.sleep(2)  # every worker has built its app
-                for clients in levels:
-                    r = runs[name, clients] = measure(gateway, clients, args.seconds, scripts, full)
-                    base = bare[clients]
-                    for label, run in (
-                        (f"(a) gateway {name}, {clients} clients, cache hit", r.hit),
-                        ("    cache miss", r.miss),
-                        ("    304 revalidation", r.revalidated),
-                    ):
-                        print(row(label, run) + f"  ratio to bare {run['rps'] / base['rps']:.2f}")
-                    if r.mixed is not None and r.logins is not None:
-                        print(f"    /metrics minus wrk's count (cache hits): {r.mismatch:+.0f}")
-                        print(row(f"(b) gateway {name}, {clients} + 5 logging in", r.mixed))
-                        print(row("    the logins themselves", r.logins))
+        # Every server runs from the start (idle ones cost nothing), so the rounds can
+        # alternate between them.
+        with ExitStack() as stack:
+            bare_process, bare_url = start_bare(body_path)
+            stack.callback(bare_process.wait, 10)
+            stack.callback(bare_process.terminate)
+            running = {
+                name: stack.enter_context(running_gateway(root, extra, log_name=f"{name}.log"))
+                for name, extra, _ in gateways
+            }
+            time.sleep(2)  # every worker has built its app
+            targets = [Target("bare", bare_url + query)]
+            targets += [target(name, gateway) for name, gateway in running.items()]
+            rounds = interleave(targets, levels, args.seconds, scripts, args.rounds)
+            by_name = {t.name: t for t in targets}
+            full = {
+                (name, c): measure_full(by_name[name], running[name], c, args.seconds, scripts)
+                for c in levels
+                for name, _, measured in gateways
+                if measured
+            }
+            for c in levels:
+                print(row(f"bare FastAPI, {c} clients", rounds.median("bare", "hit", c)))
+                for name in running:
+                    for kind, label in KINDS.items():
+                        first = f"(a) gateway {name}, {c} clients, {label}"
+                        ratio = rounds.ratio((name, kind), ("bare", "hit"), c)
+                        print(
+                            row(
+                                first if kind == "hit" else f"    {label}",
+                                rounds.median(name, kind, c),
+                            )
+                            + f"  ratio to bare {ratio:.2f}"
+                        )
+                    if (name, c) in full:
+                        f = full[name, c]
+                        print(f"    /metrics minus wrk's count (cache hits): {f.mismatch:+.0f}")
+                        print(row(f"(b) gateway {name}, {c} + 5 logging in", f.mixed))
+                        print(row("    the logins themselves", f.logins))
+            rss: dict[str, list[float]] = {}
+            for name, gateway in running.items():
                 rss[name] = worker_rss_mb(gateway.process.pid, 1 if name == "1w" else default)
                 metrics = httpx.get(gateway.url + "/metrics", timeout=30).text
                 held = re.search(r"^gristops_response_cache_bytes (\S+)$", metrics, re.MULTILINE)
@@ -432,7 +520,7 @@ def main() -> None:
                     f"(c) gateway {name}: worker RSS {', '.join(f'{m:.0f}' for m in rss[name])} MB,"
                     f" response caches holding {cached:.1f} MiB in all"
                 )
-        tables(levels, default, bare, runs, rss)
+        tables(levels, default, rounds, full, rss)
         print(f"load average at the end: {os.getloadavg()[0]:.1f}")
         bench_rules(root, levels, args.seconds, miss)
 
