@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,18 +339,35 @@ class Full:
     mixed: dict[str, float]
     logins: dict[str, float]
     mismatch: float  # /metrics minus wrk's count
+    connections: list[int]  # wrk's connections each worker holds, most first
+
+
+def connections_per_process(port: str) -> list[int]:
+    """Established connections to `port` by the process holding them (ss), most first."""
+    if shutil.which("ss") is None:
+        return []
+    out = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return sorted(Counter(re.findall(r"pid=(\d+)", out)).values(), reverse=True)
 
 
 def measure_full(
     t: Target, gateway: Gateway, clients: int, seconds: float, scripts: dict[str, Path]
 ) -> Full:
     before = served(gateway)
-    hit = run(t, "hit", clients, seconds, scripts)
+    process = wrk(t.url, clients, seconds, scripts["report"], t.auth)
+    time.sleep(min(1.0, seconds / 2))  # every connection is open
+    connections = connections_per_process(gateway.url.rsplit(":", 1)[1])
+    hit = result(process)
     time.sleep(1)  # the requests in flight at wrk's deadline finish
     mismatch = served(gateway) - before - hit["requests"]
     logins = wrk(gateway.url + "/auth/login", LOGIN_USERS, seconds, scripts["login"])
     mixed = result(wrk(t.url, clients, seconds, scripts["report"], t.auth))
-    return Full(mixed, result(logins), mismatch)
+    return Full(mixed, result(logins), mismatch, connections)
 
 
 # The gateways of one run: (name, extra config, full measurement). The log level is the
@@ -413,6 +431,7 @@ def tables(
         print(
             f"  /metrics - wrk count, {c:>3}    {f.mismatch:>+9.0f}  == 0 (+ in flight at wrk's end)"
         )
+        print(f"  wrk's connections per worker, {c:>3}: {'/'.join(map(str, f.connections))}")
         alone = rounds.median(d, "hit", c)["p95_ms"]
         print(f"  read p95 ms, 5 logging in, {c:>3}: {f.mixed['p95_ms']:.1f} (alone {alone:.1f})")
     print(f"\n== Tail latency and the cost of metrics and logs ({default} workers) ==")
@@ -508,6 +527,8 @@ def main() -> None:
                     if (name, c) in full:
                         f = full[name, c]
                         print(f"    /metrics minus wrk's count (cache hits): {f.mismatch:+.0f}")
+                        split = "/".join(str(n) for n in f.connections) or "ss not found"
+                        print(f"    wrk's connections per worker: {split}")
                         print(row(f"(b) gateway {name}, {c} + 5 logging in", f.mixed))
                         print(row("    the logins themselves", f.logins))
             rss: dict[str, list[float]] = {}
