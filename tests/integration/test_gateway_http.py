@@ -358,11 +358,13 @@ def test_access_log_has_request_ids_and_no_secrets(gateway: Gateway) -> None:
     with gateway.client() as c:
         c.post("/auth/login", json={"email": "alice@shop.test", "password": "alice-pass-1"})
         c.get("/health", headers={"X-Request-ID": "trace-abcdef123"})
-    # The line is written once the response is sent: wait for it.
+    # The access log is the log file (stderr has the rest); a line is written once the
+    # response is sent: wait for it.
+    access = gateway.dir / "data" / "logs" / "gateway.log"
     deadline = time.monotonic() + 10
-    while "trace-abcdef123" not in gateway.log() and time.monotonic() < deadline:
+    while "trace-abcdef123" not in access.read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
-    log = gateway.log()
+    log = access.read_text() + gateway.log()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     requests = [line for line in lines if line.get("event") == "request"]
     assert any(line.get("request_id") == "trace-abcdef123" for line in requests)

@@ -163,7 +163,9 @@ class LogSection(Section):
         "else JSON. Log files are JSON always.",
     )
     access: bool = Field(
-        True, description="One line per HTTP request (method, route, status, ...)."
+        True,
+        description="One line per HTTP request (method, route, status, ...), in the "
+        "gateway's log file (on stderr when log files are off or stderr is a console).",
     )
 
 

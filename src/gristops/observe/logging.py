@@ -76,12 +76,14 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_formatter(shared, renderer))
     handlers: list[logging.Handler] = [handler]
+    # The access line goes to the log file when there is one, else to stderr: one copy, as
+    # nginx keeps its access log apart (a journal taking a line per request costs CPU too).
     writers: list[Callable[[bytes], None]] = [_stream_writer(handler)]
     if file is not None:
         file_handler = SharedRotatingFileHandler(file)
         file_handler.setFormatter(_formatter(shared, _json_renderer()))
         handlers.append(file_handler)
-        writers.append(file_handler.write_line)
+        writers = [file_handler.write_line]
     root = logging.getLogger()
     for old in root.handlers:
         old.close()
@@ -144,8 +146,8 @@ class AccessLog:
     """The one line per HTTP request (RequestContextMiddleware's).
 
     Written on every request, so once `configure_logging` has set up JSON
-    lines it is rendered here (one orjson call) and handed to the outputs
-    directly: structlog's processor chain, a stdlib LogRecord and the handlers'
+    lines it is rendered here (one orjson call) and appended to the log file
+    (to stderr when there is none) directly: structlog's processor chain, a stdlib LogRecord and the handlers'
     formatting cost more than a cached read's answer. The line is the one
     structlog would write (event, level, logger, time); the caller passes the
     request id among the fields, whose keys are fixed and hold no secrets.

@@ -1,5 +1,5 @@
-"""The access line as a configured process writes it: straight to stderr and the log file,
-the same JSON line structlog's path writes, and none below the log level."""
+"""The access line as a configured process writes it: straight to the log file (stderr
+without one), the same JSON line structlog's path writes, and none below the log level."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def _request(path: Path, level: str = "info", json_lines: bool = True) -> 
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-async def test_the_line_reaches_stderr_and_the_file_with_structlogs_keys(
+async def test_the_line_goes_to_the_log_file_alone_with_structlogs_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = await _request(tmp_path / "gateway.log")
@@ -50,7 +50,18 @@ async def test_the_line_reaches_stderr_and_the_file_with_structlogs_keys(
         7,
     )
     assert isinstance(line["duration_ms"], float)
-    assert json.loads(capsys.readouterr().err.strip()) == line  # one line, the same on both
+    assert capsys.readouterr().err == ""  # one copy: the journal is spared a line per request
+
+
+async def test_without_a_log_file_the_line_goes_to_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", True, None)
+    app, _ = make_app()
+    async with client(app) as c:
+        await c.get("/items/2", headers={"X-Request-ID": "req-abcdef12"})
+    line = json.loads(capsys.readouterr().err.strip())
+    assert (line["event"], line["request_id"], line["status"]) == ("request", "req-abcdef12", 200)
 
 
 async def test_the_direct_line_has_the_keys_structlogs_path_writes(tmp_path: Path) -> None:
