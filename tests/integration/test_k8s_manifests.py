@@ -19,6 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gristops.cli.k8s_cmd import IN_THE_POD
 from gristops.cli.main import app
 from gristops.config import env_names, parse_config
 from gristops.k8s.manifests import check_config
@@ -104,8 +105,8 @@ def test_the_pods_run_the_shipped_config_safely(
     objects = {obj["kind"]: obj for obj in built[target]}
     text = objects["ConfigMap"]["data"]["gristops.yaml"]
     env = env_names(text)
-    config = parse_config(text, "ConfigMap", environ=dict.fromkeys(env, "x"))
-    check_config(config)
+    config = parse_config(text, "ConfigMap", environ=dict.fromkeys(env, IN_THE_POD))
+    check_config(config)  # the state among them: shared by the pods, on PostgreSQL
     pod = objects["Deployment"]["spec"]["template"]["spec"]
     gateway = pod["containers"][0]
     assert gateway["ports"][0]["containerPort"] == config.server.port
@@ -119,6 +120,8 @@ def test_the_pods_run_the_shipped_config_safely(
     secret = objects["Secret"]
     keys = set(secret.get("data", {})) | set(secret.get("stringData", {}))
     assert set(env) <= keys and {"grist-api-key", "backup-passphrase"} <= keys
+    from_secret = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in gateway["env"][1:]}
+    assert from_secret["GRISTOPS_STATE_URL"] == {"name": secret["metadata"]["name"], "key": "GRISTOPS_STATE_URL"}
     if target == "base":  # no secret value is committed
         assert set(secret["stringData"].values()) == {""}
     schedules = {

@@ -48,6 +48,13 @@ def check_config(config: Config) -> None:
             f"the documents are served from files ({config.store_kind} store), which the pods "
             "do not share (set grist.base_url to a Grist server, without grist.docs_dir)"
         )
+    if config.state.url is None:
+        # The Deployment runs several pods, each with its own emptyDir: SQLite there is per pod.
+        problems.append(
+            "state.url is unset, so each pod would keep its own state: a refresh token or a "
+            "lockout of one pod would be unknown to the others "
+            '(set state: {url: "${GRISTOPS_STATE_URL}"}, a PostgreSQL database)'
+        )
     if not config.data_dir.is_absolute():
         problems.append(
             f"data_dir is {config.data_dir}, relative to the read-only config directory "

@@ -26,6 +26,7 @@ def pod_config(**changes: object) -> Config:
             "api_key_file": "/etc/gristops/secrets/grist-api-key",
         },
         "server": {"host": "0.0.0.0"},
+        "state": {"url": "postgresql://gristops@db:5432/gristops"},
         **changes,
     }
     return Config.model_validate(data)
@@ -40,6 +41,7 @@ def test_a_pod_ready_config_passes() -> None:
     [
         ({"server": {"host": "127.0.0.1"}}, "server.host is 127.0.0.1"),
         ({"data_dir": "data"}, "data_dir is data"),
+        ({"state": {}}, "state.url is unset, so each pod would keep its own state"),
         ({"grist": {"document_id": "Shop"}}, r"served from files \(embedded store\)"),
         (
             {"backup": {"encryption": {"passphrase_file": "/root/pass"}}},
