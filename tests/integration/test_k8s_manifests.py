@@ -121,7 +121,10 @@ def test_the_pods_run_the_shipped_config_safely(
     keys = set(secret.get("data", {})) | set(secret.get("stringData", {}))
     assert set(env) <= keys and {"grist-api-key", "backup-passphrase"} <= keys
     from_secret = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in gateway["env"][1:]}
-    assert from_secret["GRISTOPS_STATE_URL"] == {"name": secret["metadata"]["name"], "key": "GRISTOPS_STATE_URL"}
+    assert from_secret["GRISTOPS_STATE_URL"] == {
+        "name": secret["metadata"]["name"],
+        "key": "GRISTOPS_STATE_URL",
+    }
     if target == "base":  # no secret value is committed
         assert set(secret["stringData"].values()) == {""}
     schedules = {

@@ -32,6 +32,11 @@ HSTS_SECONDS = 63072000
 UPSTREAM_IDLE_SECONDS = 4
 # Methods nginx may pass on to another gateway after a failure (see the map in render()).
 PASSED_ON_METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PATCH")
+# POSTs passed on even after a gateway received them, when its answer was lost (it died): a
+# login asked again is a new login (the lost one is never used); a refresh asked again is the
+# retry auth.refresh_retry_window answers with a new pair. On an error only, never on a time
+# out: a slow gateway may still answer, and logins replayed under load multiply bcrypt's work.
+REPLAYED_AUTH = ("/auth/login", "/auth/refresh")
 LOOPBACK_ONLY = ["allow 127.0.0.1;", "allow ::1;", "deny all;"]
 
 # The wheel's nginx has no mime.types beside it: the types a web app bundle uses.
@@ -213,8 +218,9 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         *_upstream(config, upstream_port),
         # Which requests go through @gateway_once, where nothing is passed on to another
         # gateway. A GET, HEAD or OPTIONS is safe to ask twice. nginx itself never passes on
-        # a POST or PATCH once a gateway may have received it, only when no connection was
-        # made (no gateway saw it): a replayed POST would add the rows twice, a replayed PATCH
+        # a POST or PATCH once a gateway may have received it (logins and refreshes aside,
+        # REPLAYED_AUTH), only when no connection was made (no gateway saw it): a replayed
+        # POST would add the rows twice, a replayed PATCH
         # could overwrite a newer write. PUT (the records upsert) and DELETE, and any other
         # method, nginx would replay after a gateway received them, perhaps while that
         # gateway still applies them: so they are never passed on.
@@ -229,7 +235,7 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_set_header X-Forwarded-Proto $scheme;",
         "proxy_set_header X-Request-ID $request_id;",
-        "proxy_next_upstream error timeout;",  # never non_idempotent: a POST is not replayed
+        "proxy_next_upstream error timeout;",  # non_idempotent only for REPLAYED_AUTH
         "proxy_connect_timeout 2s;",
         f"proxy_read_timeout {edge.proxy_timeout:g}s;",
         "ssl_protocols TLSv1.2 TLSv1.3;",
@@ -256,6 +262,7 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
             *_block("location /", [f"return 301 https://$host{https_suffix}$request_uri;"]),
         ],
     )
+    auth_limit = f"limit_req zone=gristops_auth burst={edge.auth_burst} nodelay;"
     gateway_routes = [
         *_block("location = /health", _proxy()),
         *_block("location = /ready", _proxy()),
@@ -263,9 +270,13 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
         *_block("location = /metrics", _proxy(LOOPBACK_ONLY)),
         *_block("location = /api/docs", _proxy(LOOPBACK_ONLY)),
         *_block("location = /openapi.json", _proxy(LOOPBACK_ONLY)),
-        *_block(
-            "location /auth/",
-            _proxy([f"limit_req zone=gristops_auth burst={edge.auth_burst} nodelay;"]),
+        *_block("location /auth/", _proxy([auth_limit])),
+        *(
+            line
+            for path in REPLAYED_AUTH
+            for line in _block(
+                f"location = {path}", _proxy([auth_limit, "proxy_next_upstream error non_idempotent;"])
+            )
         ),
         *_gateway_location("location /api/"),
         *_block("location @gateway_once", ["proxy_next_upstream off;", *_proxy()]),

@@ -49,7 +49,7 @@ def test_one_box_retries_a_stale_connection_on_the_active_slot(tmp_path: Path) -
     assert "server 127.0.0.1:8602 max_fails=0 backup;" in text
     assert "proxy_next_upstream error timeout;" in text
     assert "proxy_next_upstream_tries 2;" in text
-    assert "non_idempotent" not in text
+    assert text.count("non_idempotent") == 2  # logins and refreshes only, see below
     assert "keepalive 16;" in text
     assert "zone gristops_gateway" not in text
 
@@ -82,6 +82,22 @@ def test_only_safe_or_unsent_requests_are_passed_on(tmp_path: Path) -> None:
     for location in ("location /api/ {", "location / {"):
         body = text[text.rindex(location) :]
         assert body.index("error_page 418 = @gateway_once;") < body.index("proxy_pass")
+
+
+@pytest.mark.parametrize("upstreams", [["local"], ["10.0.0.11:8484", "10.0.0.12:8484"]])
+def test_a_login_or_refresh_whose_answer_was_lost_is_passed_on(
+    tmp_path: Path, upstreams: list[str]
+) -> None:
+    """On an error only: a login or refresh that timed out is not sent to a second gateway."""
+    text = render(make_config(tmp_path, upstreams=upstreams), upstream_port=8602, web_root=None)
+    for path in ("/auth/login", "/auth/refresh"):
+        body = text[text.index(f"location = {path} {{") :]
+        body = body[: body.index("}")]
+        assert "proxy_next_upstream error non_idempotent;" in body
+        assert "limit_req zone=gristops_auth burst=10 nodelay;" in body
+    logout = text[text.index("location /auth/ {") :]
+    assert "non_idempotent" not in logout[: logout.index("}")]
+    assert text.count("non_idempotent") == 2
 
 
 @pytest.mark.parametrize(
