@@ -11,6 +11,8 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,19 +141,44 @@ def test_a_hung_gateway_costs_reads_nothing_and_no_upsert_is_replayed(fleet: Fle
 
 
 def test_a_killed_gateway_is_taken_out_and_requests_keep_succeeding(fleet: Fleet) -> None:
-    """With passive health checks on, the dead gateway is tried once, then left alone."""
+    """With passive health checks on, the dead gateway is tried once, then left alone.
+
+    It dies holding a refresh it received and never answered (it was stopped first): the
+    edge passes that refresh on to the other gateway, and the client sees a new pair.
+    """
     health = {"upstream_max_fails": 1, "upstream_fail_timeout": 60}
     config = fleet.config.model_copy(update={"edge": fleet.config.edge.model_copy(update=health)})
     assert fleet.nginx.apply(render(config, upstream_port=1, web_root=None))
     dead = fleet.gateways[1]
-    dead.process.kill()
-    dead.process.wait()
+    with fleet.client() as client:
+        token = client.post("/auth/login", json=LOGIN).json()["refresh_token"]
     since = fleet.log_size()
-    auth = fleet.token()  # a POST: the refused connection reached no gateway, so it moves on
+    os.kill(dead.process.pid, signal.SIGSTOP)
+    sent = 0
+    with ThreadPoolExecutor(1) as pool, fleet.client() as client:
+        while sent < 3:  # round robin: one of the first two lands on the stopped gateway
+            sent += 1
+            pending = pool.submit(client.post, "/auth/refresh", json={"refresh_token": token})
+            try:  # within proxy_timeout (3 s), or nginx gives up on it with a 504
+                token = pending.result(timeout=2).json()["refresh_token"]
+            except FutureTimeout:
+                break
+        dead.process.kill()
+        dead.process.wait()
+        refreshed = pending.result(timeout=30)
+    assert refreshed.status_code == 200, refreshed.text
+    entries = fleet.log(since, sent)
+    assert any(
+        e["uri"] == "/auth/refresh" and e["status"] == 200 and "," in str(e["upstream"])
+        for e in entries
+    ), "the refresh held by the dead gateway was not passed on"
+    auth = fleet.token()  # the dead gateway is out: the login goes to the other one
     with fleet.client() as client:
         reads = [client.get(RECORDS, headers=auth).status_code for _ in range(10)]
     assert reads == [200] * 10
     tried_dead = [
-        e for e in fleet.log(since, 1 + len(reads)) if fleet.address(dead) in str(e["upstream"])
+        e
+        for e in fleet.log(since, sent + 1 + len(reads))
+        if fleet.address(dead) in str(e["upstream"])
     ]
-    assert len(tried_dead) <= 1
+    assert len(tried_dead) == 1  # the refresh it held

@@ -275,7 +275,8 @@ def render(config: Config, *, upstream_port: int, web_root: Path | None) -> str:
             line
             for path in REPLAYED_AUTH
             for line in _block(
-                f"location = {path}", _proxy([auth_limit, "proxy_next_upstream error non_idempotent;"])
+                f"location = {path}",
+                _proxy([auth_limit, "proxy_next_upstream error non_idempotent;"]),
             )
         ),
         *_gateway_location("location /api/"),
