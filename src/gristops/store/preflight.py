@@ -47,6 +47,14 @@ def check_config(cfg: Config, raw: Any, *, with_store: bool = True) -> ConfigChe
         f"{key} is written literally; use ${{ENV}} or {key}_file so it stays out of the file"
         for key in literal_secrets(raw, cfg)
     ]
+    if (cfg.state.url is not None or len(cfg.edge.upstreams) > 1) and (
+        cfg.auth.refresh_retry_window == 0
+    ):
+        warnings.append(
+            "several gateways (state.url, edge.upstreams) and auth.refresh_retry_window is 0: "
+            "a refresh retried after its gateway died mid-answer revokes the login "
+            "(set it to a few seconds, e.g. 10; see docs/state.md)"
+        )
     problems = unreadable_files(cfg)
     rules_checked = False
     if not with_store:

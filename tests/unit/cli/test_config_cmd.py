@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,22 @@ def test_check_json_warns_about_literal_secrets(tmp_path: Path) -> None:
     assert report["store"] == "grist"
     assert report["warnings"] and "grist.api_key" in report["warnings"][0]
     assert "literal" not in result.stdout.replace("written literally", "")
+
+
+def test_check_warns_several_gateways_without_a_refresh_retry_window(tmp_path: Path) -> None:
+    path = tmp_path / "gristops.yaml"
+    path.write_text(
+        "grist: {base_url: 'http://127.0.0.1:9', api_key: '${KEY}', document_id: D}\n"
+        "state: {url: '${GRISTOPS_STATE_URL}'}\n"
+    )
+    env = {**os.environ, "KEY": "k", "GRISTOPS_STATE_URL": "postgresql://gristops@db/gristops"}
+    result = run("config", "check", "--no-store", "-c", str(path), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    warned = [w for w in json.loads(result.stdout)["warnings"] if "refresh_retry_window" in w]
+    assert warned and "revokes the login" in warned[0]
+    path.write_text(path.read_text() + "auth: {refresh_retry_window: 10}\n")
+    result = run("config", "check", "--no-store", "-c", str(path), "--json", env=env)
+    assert "refresh_retry_window" not in result.stdout
 
 
 def test_version_and_help() -> None:
