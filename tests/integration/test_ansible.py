@@ -1,4 +1,7 @@
-"""The Ansible roles of infra/ansible: lint, syntax, a real run on this machine, idempotence.
+"""The Ansible roles of infra/ansible: a real run on this machine, idempotence.
+
+Lint and syntax are checked in test_ansible_lint.py: a module of its own, so the two run
+on different pytest-xdist workers.
 
 The playbook runs with `connection: local` into a throwaway root (under
 tmp_path) for a throwaway service user, and installs a wheel of this tree into
@@ -59,15 +62,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def test_the_roles_pass_ansible_lint_and_the_syntax_check(tmp_path: Path) -> None:
-    lint = run(tool("ansible-lint"), "--offline", "--nocolor", "-q", env={"HOME": str(tmp_path)})
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text("gristops:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
-    syntax = run(tool("ansible-playbook"), "--syntax-check", "-i", str(inventory), "site.yml")
-    assert syntax.returncode == 0, syntax.stdout + syntax.stderr
 
 
 class Site:
