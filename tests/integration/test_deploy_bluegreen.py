@@ -85,9 +85,11 @@ class Env:
         return f"https://127.0.0.1:{self.config.edge.https_port}"
 
     def stop_all(self) -> None:
+        # nginx first: a stopping slot waits for nginx to drop its idle pooled connections
+        # (edge/render.py, UPSTREAM_IDLE_SECONDS); with nginx gone there are none to wait for.
+        Nginx(self.config).stop()
         for name in SLOTS:
             slots.stop(self.config, SlotPlace.of(self.config, name))
-        Nginx(self.config).stop()
 
 
 REQUESTS = (

@@ -149,9 +149,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         yield env
     finally:
         config = load_config(live)
+        # nginx first: a stopping slot waits for nginx to drop its idle pooled connections.
+        Nginx(config).stop()
         for name in SLOTS:
             slots.stop(config, SlotPlace.of(config, name))
-        Nginx(config).stop()
 
 
 def test_first_pass_deployed_the_commit_and_writes_the_machine_section_back(env: Env) -> None:
