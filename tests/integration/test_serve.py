@@ -83,11 +83,14 @@ class Served:
         return self.process.returncode
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    result = gristops("init", "--dir", str(tmp_path), "--json")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """One `gristops init` for the module: the tests read its config, document and admin
+    password (each serve truncates its own output files)."""
+    root = tmp_path_factory.mktemp("site")
+    result = gristops("init", "--dir", str(root), "--json")
     assert result.returncode == 0, result.stderr
-    return tmp_path, json.loads(result.stdout)
+    return root, json.loads(result.stdout)
 
 
 @pytest.fixture
