@@ -17,7 +17,10 @@ from gristops.state.db import Conn, StateDB
 _SPEND = (
     "UPDATE refresh_tokens SET spent_at = ?, successor_sha256 = ?"
     " WHERE token_sha256 = ? AND spent_at IS NULL AND expires_at > ?"
-    " AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)"
+    # By the family's key: `family_id IN (SELECT ... WHERE revoked_at IS NULL)` made SQLite
+    # build the set of every live family on each refresh (70 rotations/s at 10,000 logins).
+    " AND EXISTS (SELECT 1 FROM refresh_families f"
+    " WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)"
     " RETURNING family_id, user_id"
 )
 _INSERT = "INSERT INTO refresh_tokens (token_sha256, family_id, user_id, issued_at, expires_at)"
