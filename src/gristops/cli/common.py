@@ -38,6 +38,11 @@ def load(path: Path) -> Config:
     return load_config(path)
 
 
+def print_step(step: str) -> None:
+    """One step of a long operation (a deploy, a gitops pass), as it starts."""
+    out.print(f"• {step}", markup=False)
+
+
 def emit_json(data: Any) -> None:
     """Write machine-readable output on stdout."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

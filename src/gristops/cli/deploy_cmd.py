@@ -18,6 +18,7 @@ from gristops.cli.common import (
     load,
     local_time,
     out,
+    print_step,
 )
 from gristops.config import Config
 from gristops.deploy import slots
@@ -78,7 +79,7 @@ def _deployer(cfg: Config, as_json: bool) -> Deployer:
     state = StateDB(cfg.state_location)
     if as_json:
         return Deployer(cfg, state)
-    return Deployer(cfg, state, on_step=lambda step: out.print(f"• {step}", markup=False))
+    return Deployer(cfg, state, on_step=print_step)
 
 
 @app.command("release")

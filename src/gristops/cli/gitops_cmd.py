@@ -15,6 +15,7 @@ from gristops.cli.common import (
     load,
     local_time,
     out,
+    print_step,
     stop_on_signals,
 )
 from gristops.config import Config
@@ -59,7 +60,7 @@ def _reconciler(cfg: Config, quiet: bool) -> Reconciler:
     state = StateDB(cfg.state_location)
     if quiet:
         return Reconciler(cfg, state)
-    return Reconciler(cfg, state, on_step=lambda step: out.print(f"• {step}", markup=False))
+    return Reconciler(cfg, state, on_step=print_step)
 
 
 @app.command("sync")
