@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gristops.config.section import Section
+from gristops.durations import EXAMPLES, parse_duration
 
 # host:port as Prometheus writes scrape targets (IPv6 in brackets).
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
@@ -125,7 +126,6 @@ class Receivers(Section):
 # --- logs, Loki, status page, agent (observe/logfiles.py, loki.py, status*, agent.py) ---
 
 JOB_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_EVERY = re.compile(r"^(\d+)\s*([smhd])$")
 _AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -175,9 +175,12 @@ class JobSpec(Section):
     @field_validator("every")
     @classmethod
     def _every(cls, value: str | None) -> str | None:
-        if value is not None and not _EVERY.match(value.strip()):
-            raise ValueError("use a number and a unit: 30s, 15m, 6h or 1d")
-        return value.strip() if value else value
+        if value is None:
+            return value
+        seconds = parse_duration(value)
+        if seconds is None or seconds < 1:
+            raise ValueError(f"use a duration of at least 1 s: {EXAMPLES}")
+        return value.strip()
 
     @field_validator("at")
     @classmethod
@@ -201,9 +204,9 @@ class JobSpec(Section):
         """The `every` interval in seconds, or None for a time-of-day job."""
         if self.every is None:
             return None
-        match = _EVERY.match(self.every)
-        assert match is not None
-        return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        seconds = parse_duration(self.every)
+        assert seconds is not None  # checked by _every
+        return int(seconds)
 
 
 class AgentSection(Section):

@@ -8,7 +8,6 @@ of the elapsed time, so it is tested without Locust.
 from __future__ import annotations
 
 import os
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,29 +23,26 @@ from pydantic import (
     model_validator,
 )
 
+from gristops.durations import EXAMPLES, parse_duration
 from gristops.errors import ConfigError
 
 DEFAULT_PASSWORD_ENV = "GRISTOPS_LOADTEST_PASSWORD"  # noqa: S105 - a variable name
 # The name of the variable that hands the runner process the password (not a password).
 RUNNER_PASSWORD_ENV = "GRISTOPS_LOADTEST_RUNNER_PASSWORD"  # noqa: S105
-_DURATION = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$"
-)
 _HINT = "fix that key; `gristops loadtest --print-default` prints a valid plan to start from"
 
 
-def parse_duration(value: Any) -> Any:
-    """Seconds from 90, "90", "90s", "2m", "1m30s" or "1h" (anything else is left to pydantic)."""
+def _seconds(value: Any) -> Any:
+    """Seconds from a duration string (durations.py); anything else is left to pydantic."""
     if isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match or not any(match.groups()):
-            raise ValueError('not a duration: write seconds (30) or "30s", "2m", "1m30s", "1h"')
-        hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-        return hours * 3600 + minutes * 60 + seconds
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise ValueError(f"not a duration: write {EXAMPLES}")
+        return seconds
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 TableId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 RowIds = Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from gristops.durations import parse_duration
 from gristops.observe.logfiles import SUFFIX, rotated_files, service_of
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -37,7 +38,6 @@ _ALIASES = {
 SERVICES = ("gateway", "agent", "ops", "nginx")
 _TIME_KEYS = ("time", "timestamp", "time_iso8601", "@timestamp", "ts")
 _REQUEST_ID_KEYS = ("request_id", "x_request_id", "req_id", "http_x_request_id")
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 # nginx's error log: "2026/01/31 10:00:00 [error] 1234#0: *5 message" (local time).
 _NGINX_ERROR = re.compile(
     r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$"
@@ -84,11 +84,10 @@ def parse_time(value: object) -> datetime | None:
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`30s`, `15m`, `2h`, `1d` ago, or an ISO timestamp."""
+    """A duration ago (`30s`, `15m`, `1h30m`, `1d`: durations.py), or an ISO timestamp."""
     now = now or datetime.now(UTC)
-    match = _DURATION.match(text.strip())
-    if match:
-        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    seconds = parse_duration(text)
+    if seconds is not None:
         return now - timedelta(seconds=seconds)
     parsed = parse_time(text.strip())
     if parsed is None:

@@ -41,7 +41,8 @@ def test_weekdays_limit_a_time_of_day_job() -> None:
     [
         ({"every": "1h", "at": ["03:00"]}, "exactly one of `every` and `at`"),
         ({}, "exactly one of `every` and `at`"),
-        ({"every": "soon"}, "30s, 15m, 6h or 1d"),
+        ({"every": "soon"}, 'use a duration of at least 1 s: 30 or "30s", "15m"'),
+        ({"every": "0s"}, "use a duration of at least 1 s"),
         ({"at": ["25:00"]}, "HH:MM"),
         ({"every": "1h", "days": ["mon"]}, "`days` needs `at`"),
         ({"every": "1h", "command": ["--config", "x"]}, "must start with a gristops verb"),

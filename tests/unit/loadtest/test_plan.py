@@ -12,7 +12,6 @@ from gristops.loadtest.plan import (
     Stage,
     default_plan_text,
     load_plan,
-    parse_duration,
     parse_plan,
     users_at,
 )
@@ -41,14 +40,6 @@ def test_the_shipped_plan_is_valid_and_reads_writes_and_logs_in() -> None:
     assert plan.writes() == ["create_order", "update_stock"]
     assert plan.thresholds.overall.p95_ms == 500 and plan.thresholds.overall.error_rate == 0.01
     assert "document: Shop" in default_plan_text()
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [(90, 90), ("90", 90), ("30s", 30), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("0.5s", 0.5)],
-)
-def test_durations(text: object, seconds: float) -> None:
-    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize(
