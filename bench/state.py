@@ -30,10 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.gateway import KINDS, MISS_LUA, REPORT_LUA, interleave, make_document, target  # noqa: E402
 from gristops.state.audit import AuthAudit, AuthEvent  # noqa: E402
 from gristops.state.db import StateDB  # noqa: E402
 from gristops.state.sessions import RefreshSessions  # noqa: E402
 from gristops.state.throttle import FailureKey, LoginFailures  # noqa: E402
+from tests.gateway_harness import running_gateway  # noqa: E402
 from tests.support.postgres import find_bin_dir, running_cluster  # noqa: E402
 
 
@@ -124,9 +126,6 @@ def main() -> None:
 def gateway_reads(root: Path, url: str, seconds: float, rounds: int) -> None:
     """The gateway's read bench (bench/gateway.py's query, one worker each) with its state
     on SQLite and on PostgreSQL, interleaved: reads never touch the state DB (goal: within 5 %)."""
-    from bench.gateway import KINDS, MISS_LUA, REPORT_LUA, interleave, make_document, target
-    from tests.gateway_harness import running_gateway
-
     make_document(root)
     scripts = {"report": root / "report.lua", "miss": root / "miss.lua"}
     scripts["report"].write_text(REPORT_LUA)
