@@ -46,8 +46,7 @@ def run_dir(gateway: Gateway) -> Path:
 
 def workers(gateway: Gateway) -> set[int]:
     text = Path(f"/proc/{gateway.process.pid}/task/{gateway.process.pid}/children").read_text()
-    # uvicorn's workers, not multiprocessing's resource tracker
-    return {pid for pid in map(int, text.split()) if "spawn_main" in _cmdline(pid)}
+    return {pid for pid in map(int, text.split()) if "--worker-fd" in _cmdline(pid)}
 
 
 def _cmdline(pid: int) -> str:

@@ -1,8 +1,7 @@
-"""`gristops serve`: run the gateway with uvicorn's factory mode."""
+"""`gristops serve`: run the gateway (uvicorn, in factory mode), in one process or a pool of workers."""
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import signal
@@ -17,9 +16,9 @@ import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
 from gristops.config import Config
-from gristops.deploy.handover import BACKLOG
-from gristops.errors import BadRequest, GristopsError
+from gristops.errors import BadRequest
 from gristops.gateway.slot_server import SlotServer, SlotWorkers, worker_ack
+from gristops.gateway.worker_pool import STARTUP_FAILURE, WorkerPool, listen
 from gristops.gateway.workers import prepare_run_dir, worker_count
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
@@ -44,7 +43,9 @@ def serve(
     ] = None,
     worker_fd: Annotated[
         int | None,
-        typer.Option("--worker-fd", hidden=True, help="A slot worker's inherited port socket."),
+        typer.Option(
+            "--worker-fd", hidden=True, help="A worker's own socket of the port, from its pool."
+        ),
     ] = None,
 ) -> None:
     """Run the gateway until SIGTERM/SIGINT; in-flight requests get server.graceful_timeout."""
@@ -57,59 +58,76 @@ def serve(
     bind_port = cfg.server.port if port is None else port
     # Each worker builds its app from the file (validated above) through app_factory().
     os.environ["GRISTOPS_CONFIG"] = str(Path(config).resolve())
-    shown = f"[{bind_host}]" if ":" in bind_host else bind_host
-    if shared_fd is None:  # a deploy slot serves on a socket its supervisor already bound
-        _bind(bind_host, bind_port, shown).close()  # a clear error now, not uvicorn's later
     # uvicorn re-raises the stop signal once its graceful shutdown is done; a stop
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    workers = worker_count(cfg.server)
-    if worker_fd is not None:  # one worker of a deploy slot: its gateway process speaks
-        assert shared_fd is not None and slot_dir is not None
-        ack = worker_ack(slot_dir, os.getpid())
-        server = SlotServer(
-            uvicorn.Config(APP_FACTORY, **_settings(cfg, bind_host, bind_port)),
-            shared_fd,
-            slot_dir,
-            ack,
-        )
-        server.run(sockets=[socket.socket(fileno=worker_fd)])
+    if worker_fd is not None:  # one worker of a pool (gateway/worker_pool.py)
+        _run_worker(cfg, bind_host, bind_port, worker_fd, shared_fd, slot_dir)
         return
+    if shared_fd is None:  # a deploy slot serves on a socket its supervisor already bound
+        listen(bind_host, bind_port).close()  # a clear error now, not uvicorn's later
+    workers = worker_count(cfg.server)
+    shown = f"[{bind_host}]" if ":" in bind_host else bind_host
     how_many = "1 worker" if workers == 1 else f"{workers} workers"
     out.print(
         f"gristops gateway on http://{shown}:{bind_port}, {how_many} (docs: /api/docs)",
         markup=False,
     )
-    settings = _settings(cfg, bind_host, bind_port)
-    if shared_fd is None or slot_dir is None:  # both or neither, checked above
-        # Several workers share metrics, a leader lock and more through a run directory.
-        run_dir = prepare_run_dir(cfg) if workers > 1 else None
-        try:
-            uvicorn.run(APP_FACTORY, workers=workers, **settings)
-        finally:
-            if run_dir is not None:  # every worker has exited: uvicorn waits for them
-                shutil.rmtree(run_dir, ignore_errors=True)
+    uv_config = uvicorn.Config(APP_FACTORY, **_settings(cfg, bind_host, bind_port))
+    if workers == 1 and slot_dir is None:
+        _run(uvicorn.Server(uv_config))
         return
     if workers == 1:  # a deploy slot in one process, which follows the live flag itself
-        SlotServer(uvicorn.Config(APP_FACTORY, **settings), shared_fd, slot_dir).run()
+        assert shared_fd is not None and slot_dir is not None
+        _run(SlotServer(uv_config, shared_fd, slot_dir))
         return
-    # A deploy slot with several workers: this process starts them on one socket of the
-    # slot's port, relays the live flag to them and waits for all of them to drain.
+    # Several workers share metrics, a leader lock and more through a run directory.
     run_dir = prepare_run_dir(cfg)
-    listener = _bind(bind_host, bind_port, shown)
-    listener.listen(BACKLOG)
-    args = [
+    command = [
         sys.executable, "-m", "gristops", "serve", "--config", os.environ["GRISTOPS_CONFIG"],
-        "--host", bind_host, "--port", str(bind_port), "--shared-fd", str(shared_fd),
-        "--slot-dir", str(slot_dir), "--worker-fd", str(listener.fileno()),
+        "--host", bind_host, "--port", str(bind_port),
     ]  # fmt: skip
+    pool: WorkerPool
+    if slot_dir is None:
+        pool = WorkerPool(command, workers, bind_host, bind_port)
+    else:  # the slot's workers also take the shared socket while the slot is live
+        assert shared_fd is not None
+        command += ["--shared-fd", str(shared_fd), "--slot-dir", str(slot_dir)]
+        pool = SlotWorkers(command, workers, (bind_host, bind_port), slot_dir, shared_fd)
     try:
-        status = SlotWorkers(args, slot_dir, workers, (shared_fd, listener.fileno())).run()
-    finally:
-        listener.close()
+        status = pool.run()
+    finally:  # every worker has exited: the pool waits for them
         shutil.rmtree(run_dir, ignore_errors=True)
     if status:
         raise typer.Exit(status)
+
+
+def _run_worker(
+    cfg: Config, host: str, port: int, fd: int, shared_fd: int | None, slot_dir: Path | None
+) -> None:
+    """One worker of a pool: on its own socket `fd`, and for a slot the shared one too."""
+    uv_config = uvicorn.Config(APP_FACTORY, **_settings(cfg, host, port))
+    server: uvicorn.Server
+    if slot_dir is None:
+        server = uvicorn.Server(uv_config)
+    else:
+        assert shared_fd is not None
+        server = SlotServer(uv_config, shared_fd, slot_dir, worker_ack(slot_dir, os.getpid()))
+    _run(server, socket.socket(fileno=fd))
+
+
+def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
+    """Serve until stopped; exit with STARTUP_FAILURE when the server could not start
+    (a pool then stops instead of starting the worker again and again)."""
+    try:
+        server.run(sockets=None if sock is None else [sock])
+    except SystemExit as stop:  # uvicorn exits with 1 when the app cannot be built
+        if server.started or stop.code == 0:
+            raise
+    except KeyboardInterrupt:  # Ctrl-C reached every process of the terminal's group
+        pass
+    if not server.started:
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 def _settings(cfg: Config, host: str, port: int) -> dict[str, Any]:
@@ -123,26 +141,6 @@ def _settings(cfg: Config, host: str, port: int) -> dict[str, Any]:
         "timeout_graceful_shutdown": cfg.server.graceful_timeout,
         "server_header": False,
     }
-
-
-def _bind(host: str, port: int, shown: str) -> socket.socket:
-    """The address bound the way uvicorn binds it (SO_REUSEADDR); one line when it is taken
-    (uvicorn would log a JSON record and exit 3)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno != errno.EADDRINUSE:
-            raise GristopsError(f"cannot listen on {shown}:{port}: {exc.strerror}") from None
-        raise GristopsError(
-            f"port {port} on {shown} is already in use",
-            f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), "
-            "or pass --port / set server.port",
-        ) from None
-    return sock
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

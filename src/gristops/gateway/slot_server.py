@@ -10,11 +10,13 @@ request nginx just sent, which nginx may not replay (a POST). A stopping slot
 first retires and waits that long for its connections to go, then drains.
 
 A slot runs as many workers as `serve` does. With more than one, the slot's
-gateway process (`SlotWorkers`) starts them, each a SlotServer on the slot's
-port and the shared socket; it relays the live signal to every worker and
-acknowledges in the slot's accepting file once all of them have (each
-acknowledges in its own file, `accepting.<pid>`). On SIGTERM it stops them
-all and exits only when the last one has drained.
+gateway process (`SlotWorkers`, a WorkerPool) starts them, each a SlotServer
+on its own socket of the slot's port and on the shared socket; it relays the
+live signal to every worker and acknowledges in the slot's accepting file once
+all of them have (each acknowledges in its own file, `accepting.<pid>`). A
+worker that dies is replaced, and its replacement reads the live flag as it
+starts. On SIGTERM it stops them all and exits only when the last one has
+drained.
 """
 
 from __future__ import annotations
@@ -23,13 +25,10 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import threading
 import time
 from pathlib import Path
 from types import FrameType
 
-import structlog
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,8 +36,8 @@ from gristops.deploy.handover import LIVE_SIGNAL
 from gristops.deploy.slots import accepting_file, live_flag
 from gristops.edge.render import UPSTREAM_IDLE_SECONDS
 from gristops.files import write_atomic
+from gristops.gateway.worker_pool import WorkerPool
 
-log = structlog.get_logger("gristops.gateway")
 RETIRE_WAIT = UPSTREAM_IDLE_SECONDS + 1.0
 ACK_POLL_SECONDS = 0.01
 
@@ -126,16 +125,21 @@ class SlotServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-class SlotWorkers:
+class SlotWorkers(WorkerPool):
     """The gateway process of a slot with several workers (see the module doc)."""
 
-    def __init__(self, args: list[str], slot_dir: Path, count: int, fds: tuple[int, ...]) -> None:
-        self.args = args  # one worker's command
+    poll_seconds = ACK_POLL_SECONDS
+
+    def __init__(
+        self,
+        command: list[str],
+        count: int,
+        address: tuple[str, int],
+        slot_dir: Path,
+        shared_fd: int,
+    ) -> None:
+        super().__init__(command, count, *address, keep_fds=(shared_fd,))
         self.slot_dir = slot_dir
-        self.count = count
-        self.fds = fds
-        self.workers: list[subprocess.Popen[bytes]] = []
-        self.stopping = threading.Event()
         self._said = ""
 
     def _relay(self, signum: int, frame: FrameType | None) -> None:
@@ -143,10 +147,7 @@ class SlotWorkers:
             if worker.poll() is None:
                 os.kill(worker.pid, signum)
 
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
-        self.stopping.set()
-
-    def _acknowledge(self) -> None:
+    def tick(self) -> None:
         """Say "on" or "off" once every running worker says it; "off" when none runs."""
         running = [w for w in self.workers if w.poll() is None]
         states = set()
@@ -160,36 +161,16 @@ class SlotWorkers:
         if said and said != self._said:
             write_atomic(accepting_file(self.slot_dir), f"{os.getpid()} {said}\n")
             self._said = said
+        for worker in self.workers:
+            if worker.poll() is not None:
+                worker_ack(self.slot_dir, worker.pid).unlink(missing_ok=True)
 
     def run(self) -> int:
-        """Run the workers until SIGTERM/SIGINT or until one exits; the exit status."""
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
         # Workers start with the live signal ignored (a Python handler would be reset to
         # the default, which kills): until a worker installs its own, it reads the flag
         # when it starts, so a signal sent meanwhile is not missed.
         signal.signal(LIVE_SIGNAL, signal.SIG_IGN)
-        status = 0
-        try:
-            for _ in range(self.count):
-                # A shell-free argv of this gristops' own serve command.
-                self.workers.append(subprocess.Popen(self.args, pass_fds=self.fds))  # noqa: S603
-            signal.signal(LIVE_SIGNAL, self._relay)
-            while not self.stopping.wait(ACK_POLL_SECONDS):
-                exited = [w for w in self.workers if w.poll() is not None]
-                if exited:  # the slot's supervisor restarts the whole gateway
-                    log.error("slot worker exited", pid=exited[0].pid, status=exited[0].returncode)
-                    status = 1
-                    break
-                self._acknowledge()
-        finally:
-            for worker in self.workers:
-                if worker.poll() is None:
-                    worker.send_signal(signal.SIGTERM)
-            while any(w.poll() is None for w in self.workers):  # each drains
-                self._acknowledge()
-                time.sleep(ACK_POLL_SECONDS)
-            self._acknowledge()
-            for worker in self.workers:
-                worker_ack(self.slot_dir, worker.pid).unlink(missing_ok=True)
-        return status
+        return super().run()
+
+    def started(self) -> None:
+        signal.signal(LIVE_SIGNAL, self._relay)
