@@ -12,7 +12,7 @@
     gateway's /metrics total against the requests wrk counted; the same reads
     with metrics and logs off (`observe.prometheus.request_metrics: false`,
     no access log, no log file), and through FastAPI's routing alone
-    (`server.fast_reads: false`);
+    (`server.fast_reads: false`), and on uvloop (`server.event_loop: uvloop`);
 (b) the same reads while 5 clients log in continuously (bcrypt cost 12);
 (c) each worker's resident memory (VmRSS) after the misses filled its
     response cache to the default size;
@@ -378,6 +378,7 @@ OFF = (
     "observe: {logs: {enabled: false}, prometheus: {request_metrics: false}}\n"
 )
 SLOW = "server: {fast_reads: false, workers: %d}\n"
+UVLOOP = "server: {event_loop: uvloop, workers: %d}\n"
 
 
 def goal(figure: float, text: str, met: bool) -> str:
@@ -443,6 +444,14 @@ def tables(
             print(
                 f"  on/off throughput, {kind:<4} {c:>3}   " + goal(ratio, ">= 0.90", ratio >= 0.9)
             )
+    uv = f"uvloop{default}"
+    for kind in ("hit", "miss"):
+        ratio = rounds.ratio((d, kind), (uv, kind), high)
+        p99s = (rounds.median(n, kind, high)["p99_ms"] for n in (d, uv))
+        print(
+            f"  asyncio/uvloop, {kind:<4} {high}: throughput {ratio:.2f},"
+            + " p99 {:.0f} / {:.0f} ms".format(*p99s)
+        )
     print("  hybrid p99 at 100 clients: bench/grist.py (make bench runs it next)")
 
 
@@ -489,6 +498,7 @@ def main() -> None:
             (f"{default}w", ON + f"server: {{workers: {default}}}\n", True),
             ("off", OFF + f"server: {{workers: {default}}}\n", False),
             (f"slow{default}", SLOW % default, False),
+            (f"uvloop{default}", ON + UVLOOP % default, False),
         ]
         # Every server runs from the start (idle ones cost nothing), so the rounds can
         # alternate between them.

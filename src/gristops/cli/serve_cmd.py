@@ -16,9 +16,9 @@ import uvicorn
 
 from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
 from gristops.config import Config
-from gristops.errors import BadRequest
+from gristops.errors import BadRequest, GristopsError
 from gristops.gateway.slot_server import SlotServer, SlotWorkers, worker_ack
-from gristops.gateway.worker_pool import STARTUP_FAILURE, WorkerPool, listen
+from gristops.gateway.worker_pool import WORKER_CANNOT_START, WorkerPool, listen
 from gristops.gateway.workers import prepare_run_dir, worker_count
 
 APP_FACTORY = "gristops.gateway.app:app_factory"
@@ -75,11 +75,13 @@ def serve(
     )
     uv_config = uvicorn.Config(APP_FACTORY, **_settings(cfg, bind_host, bind_port))
     if workers == 1 and slot_dir is None:
-        _run(uvicorn.Server(uv_config))
+        if not _run(uvicorn.Server(uv_config)):
+            raise CannotStart
         return
     if workers == 1:  # a deploy slot in one process, which follows the live flag itself
         assert shared_fd is not None and slot_dir is not None
-        _run(SlotServer(uv_config, shared_fd, slot_dir))
+        if not _run(SlotServer(uv_config, shared_fd, slot_dir)):
+            raise CannotStart
         return
     # Several workers share metrics, a leader lock and more through a run directory.
     run_dir = prepare_run_dir(cfg)
@@ -98,6 +100,8 @@ def serve(
         status = pool.run()
     finally:  # every worker has exited: the pool waits for them
         shutil.rmtree(run_dir, ignore_errors=True)
+    if status == WORKER_CANNOT_START:
+        raise CannotStart
     if status:
         raise typer.Exit(status)
 
@@ -113,12 +117,12 @@ def _run_worker(
     else:
         assert shared_fd is not None
         server = SlotServer(uv_config, shared_fd, slot_dir, worker_ack(slot_dir, os.getpid()))
-    _run(server, socket.socket(fileno=fd))
+    if not _run(server, socket.socket(fileno=fd)):
+        raise typer.Exit(WORKER_CANNOT_START)  # its pool stops instead of retrying forever
 
 
-def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
-    """Serve until stopped; exit with STARTUP_FAILURE when the server could not start
-    (a pool then stops instead of starting the worker again and again)."""
+def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> bool:
+    """Serve until stopped; False when the server could not start."""
     try:
         server.run(sockets=None if sock is None else [sock])
     except SystemExit as stop:  # uvicorn exits with 1 when the app cannot be built
@@ -126,8 +130,15 @@ def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> None:
             raise
     except KeyboardInterrupt:  # Ctrl-C reached every process of the terminal's group
         pass
-    if not server.started:
-        raise typer.Exit(STARTUP_FAILURE)
+    return bool(server.started)
+
+
+class CannotStart(GristopsError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the gateway could not start",
+            "the lines above say why; `gristops config check` checks the configuration",
+        )
 
 
 def _settings(cfg: Config, host: str, port: int) -> dict[str, Any]:
@@ -140,6 +151,7 @@ def _settings(cfg: Config, host: str, port: int) -> dict[str, Any]:
         "forwarded_allow_ips": "127.0.0.1",
         "timeout_graceful_shutdown": cfg.server.graceful_timeout,
         "server_header": False,
+        "loop": cfg.server.event_loop,
     }
 
 

@@ -130,6 +130,11 @@ class ServerSection(Section):
         description="Answer GETs of tables, columns and records before FastAPI's routing "
         "(same answers, less work per request); false: every request goes through FastAPI.",
     )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        "asyncio",
+        description="The workers' event loop. asyncio keeps the slowest answers close to the "
+        "typical ones under load; uvloop measured a 2-10x longer p99 at 100 clients.",
+    )
 
 
 class StateSection(Section):

@@ -8,7 +8,7 @@ waiting: a burst of 20 keep-alive clients split 20/0 or 19/1, and one core
 idled while the other queued. A dead worker's socket closes with it, so no
 connection waits on a worker that is gone.
 
-A worker is `gristops serve … --worker-fd N`; it exits with STARTUP_FAILURE
+A worker is `gristops serve … --worker-fd N`; it exits with WORKER_CANNOT_START
 when it cannot start (a broken app would fail the same way again), which stops
 the pool instead of restarting it forever.
 """
@@ -30,7 +30,7 @@ from gristops.deploy.handover import BACKLOG
 from gristops.errors import GristopsError
 
 log = structlog.get_logger("gristops.gateway")
-STARTUP_FAILURE = 3  # uvicorn's status for a server that could not start
+WORKER_CANNOT_START = 3  # between a worker and its pool only
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -126,14 +126,14 @@ class WorkerPool:
         return status
 
     def _replace_exited(self) -> int:
-        """Start a new worker for each that exited; STARTUP_FAILURE when one could not start."""
+        """Start a new worker for each that exited; WORKER_CANNOT_START when one could not start."""
         for index, worker in enumerate(self.workers):
             code = worker.poll()
             if code is None:
                 continue
-            if code == STARTUP_FAILURE:
+            if code == WORKER_CANNOT_START:
                 log.error("a gateway worker could not start; stopping", pid=worker.pid)
-                return STARTUP_FAILURE
+                return WORKER_CANNOT_START
             log.warning("gateway worker exited; starting another", pid=worker.pid, status=code)
             self.workers[index] = self._start_worker()
         return 0

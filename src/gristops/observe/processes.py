@@ -3,7 +3,7 @@
 With one process this is what prometheus_client's ProcessCollector exports. With
 workers, a per-process collector would answer for whichever worker the scrape
 reached, and process_cpu_seconds_total would jump between workers; here the CPU
-is summed over the uvicorn parent (including the workers it has reaped, from its
+is summed over the `serve` process (including the workers it has reaped, from its
 children's times) and its live workers, so the counter only grows.
 """
 

@@ -68,6 +68,6 @@ def stop(pid: int, sig: int, timeout: float) -> bool:
 def kill_group(pgid: int) -> None:
     """SIGKILL what is left of process group `pgid`: a program started in its own session
     (runtime/process.py) and the children it left behind, such as the workers of a
-    killed uvicorn parent, which would otherwise go on holding its port."""
+    killed `serve` process, which would otherwise go on holding its port."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
