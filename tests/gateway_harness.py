@@ -52,10 +52,16 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
 
-def write_config(root: Path, extra: str = "", grist: str | None = None, roles: str = ROLES) -> Path:
-    """A gristops.yaml for the Shop fixture document under `root`."""
+def write_config(
+    root: Path,
+    extra: str = "",
+    grist: str | None = None,
+    roles: str = ROLES,
+    name: str = "gristops.yaml",
+) -> Path:
+    """A config file (gristops.yaml unless named) for the Shop fixture document under `root`."""
     grist = grist or "grist: {document_id: Shop}\n"
-    path = root / "gristops.yaml"
+    path = root / name
     path.write_text(f"data_dir: data\n{grist}{roles}{extra}")
     return path
 
@@ -77,9 +83,12 @@ def running_gateway(
 ) -> Iterator[Gateway]:
     """Start `gristops serve` for a config under `root`; always stop it.
 
-    Several gateways may share `root` (and so one state DB), each with its own `log_name`.
+    Several gateways may share `root` (and so one state DB), each with its own `log_name`
+    and a config file named after it: each worker reads the file as it starts, perhaps
+    after the next gateway has been started.
     """
-    config = write_config(root, extra, grist, roles)
+    name = "gristops.yaml" if log_name == "gateway.log" else f"{Path(log_name).stem}.yaml"
+    config = write_config(root, extra, grist, roles, name)
     port = free_port()
     log_path = root / log_name
     with log_path.open("wb") as log:
