@@ -1,6 +1,6 @@
 """Gateway benchmark: reads through the gateway on the embedded store against a bare endpoint.
 
-    python bench/gateway.py [--seconds 10] [--clients 20,100]
+    python bench/gateway.py [--seconds 10] [--clients 20,100] [--only-workers]
 
 (a) GET 100 records of a 10,000-row table with a filter and a sort, N
     concurrent clients: requests/s and p50/p95/p99, and the ratio to a bare
@@ -455,6 +455,38 @@ def tables(
     print("  hybrid p99 at 100 clients: bench/grist.py (make bench runs it next)")
 
 
+def bench_workers(
+    root: Path, levels: list[int], seconds: float, scripts: dict[str, Path], rounds: int
+) -> None:
+    """(a)'s workers goal alone: 1 worker against the default, no other server running."""
+    default = worker_count(ServerSection())
+    d = f"{default}w"
+    with ExitStack() as stack:
+        running = {
+            name: stack.enter_context(
+                running_gateway(root, ON + f"server: {{workers: {n}}}\n", log_name=f"{name}.log")
+            )
+            for name, n in (("1w", 1), (d, default))
+        }
+        time.sleep(2)  # every worker has built its app
+        out = interleave(
+            [target(n, g) for n, g in running.items()], levels, seconds, scripts, rounds
+        )
+    print(f"\n== Workers alone: {default} against 1, {rounds} rounds of {seconds:g} s ==")
+    for c in levels:
+        for kind in ("hit", "miss"):
+            each = [
+                x["rps"] / y["rps"]
+                for x, y in zip(out.runs[d, kind, c], out.runs["1w", kind, c], strict=True)
+            ]
+            p99 = out.median(d, kind, c)["p99_ms"]
+            print(
+                f"  {kind:<4} {c:>3} clients: throughput "
+                + goal(statistics.median(each), ">= 1.80", statistics.median(each) >= 1.8)
+                + f"  (rounds: {', '.join(f'{r:.2f}' for r in each)}; p99 {p99:.0f} ms)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -463,6 +495,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds of (a).")
     parser.add_argument("--clients", default="20,100")
     parser.add_argument("--only-rules", action="store_true", help="Run (d) alone.")
+    parser.add_argument(
+        "--only-workers", action="store_true", help="Run 1 worker against the default alone."
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk: apt-get install wrk")
@@ -477,8 +512,12 @@ def main() -> None:
         login.write_text(LOGIN_LUA + REPORT_LUA)
         miss = root / "miss.lua"
         miss.write_text(MISS_LUA + REPORT_LUA)
+        scripts = {"report": report, "login": login, "miss": miss}
         if args.only_rules:
             bench_rules(root, levels, args.seconds, miss)
+            return
+        if args.only_workers:
+            bench_workers(root, levels, args.seconds, scripts, args.rounds)
             return
         query = PATH + "?" + urlencode(QUERY)
         with running_gateway(root, extra="server: {workers: 1}\n") as gw:
@@ -492,7 +531,6 @@ def main() -> None:
             f" of {args.seconds:g} s runs (medians shown), load by wrk; {os.cpu_count()} CPUs,"
             f" load average {os.getloadavg()[0]:.1f} at start"
         )
-        scripts = {"report": report, "login": login, "miss": miss}
         gateways = [
             ("1w", ON + "server: {workers: 1}\n", True),
             (f"{default}w", ON + f"server: {{workers: {default}}}\n", True),

@@ -2,8 +2,8 @@
 
 A real `gristops serve` in slot mode (the way a slot's supervisor starts it: the
 shared upstream socket inherited, a slot directory) with two workers: both take
-their share of a burst of connections when the slot goes live, and a stop waits
-for both to finish.
+part in a burst of connections when the slot goes live, and a stop waits for
+both to finish.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The worker processes of one `gristops serve`: how many, and what they share.
 
 With more than one worker, `serve` makes a run directory,
-data_dir/run/gateway-<pid>/, before uvicorn starts them (run directories of
-stopped gateways are removed then) and names it in GRISTOPS_RUN_DIR. Each
-worker finds there:
+data_dir/run/gateway-<pid>/, before its pool (worker_pool.py) starts them (run
+directories of stopped gateways are removed then) and names it in
+GRISTOPS_RUN_DIR. Each worker finds there:
 
 - `metrics/`: prometheus_client's multiprocess files, so that /metrics gives
   the totals of every worker whichever one answers;
