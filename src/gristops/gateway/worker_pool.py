@@ -32,6 +32,7 @@ from gristops.errors import GristopsError
 log = structlog.get_logger("gristops.gateway")
 WORKER_CANNOT_START = 3  # between a worker and its pool only
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+RESTART_PAUSE = 1.0  # seconds at least between two starts of one worker
 
 
 def listen(host: str, port: int, *, share_port: bool = False) -> socket.socket:
@@ -79,6 +80,7 @@ class WorkerPool:
         self.port = port
         self.keep_fds = keep_fds
         self.workers: list[subprocess.Popen[bytes]] = []
+        self.started_at: list[float] = []
         self.stopping = threading.Event()
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
@@ -108,7 +110,9 @@ class WorkerPool:
             signal.signal(signum, self._stop)
         status = 0
         try:
-            self.workers = [self._start_worker() for _ in range(self.count)]
+            for _ in range(self.count):  # one at a time: each is stopped if the next fails
+                self.workers.append(self._start_worker())
+                self.started_at.append(time.monotonic())
             self.started()
             while not self.stopping.wait(self.poll_seconds):
                 status = self._replace_exited()
@@ -126,7 +130,7 @@ class WorkerPool:
         return status
 
     def _replace_exited(self) -> int:
-        """Start a new worker for each that exited; WORKER_CANNOT_START when one could not start."""
+        """Start a new worker for each that exited; WORKER_CANNOT_START when one could not."""
         for index, worker in enumerate(self.workers):
             code = worker.poll()
             if code is None:
@@ -134,6 +138,9 @@ class WorkerPool:
             if code == WORKER_CANNOT_START:
                 log.error("a gateway worker could not start; stopping", pid=worker.pid)
                 return WORKER_CANNOT_START
+            if time.monotonic() - self.started_at[index] < RESTART_PAUSE:
+                continue  # one that dies as it starts is not restarted in a tight loop
             log.warning("gateway worker exited; starting another", pid=worker.pid, status=code)
             self.workers[index] = self._start_worker()
+            self.started_at[index] = time.monotonic()
         return 0
