@@ -42,11 +42,13 @@ lint:
 test: install-system install-dev install-grist-peer lint
 	$(PYTHON) -m pytest -n auto --dist loadscope --cov=gristops --cov-report=term --cov-fail-under=80
 
-# The gateway's figures against their goals (one table per goal set), then live Grist against
-# the gateway in every store mode (bench-grist: the hybrid store's tail latency).
+# The gateway's figures against their goals (one table per goal set), how a live slot's
+# workers share nginx's traffic, then live Grist against the gateway in every store mode
+# (bench-grist: the hybrid store's tail latency).
 bench: install-dev
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 	$(PYTHON) bench/gateway.py
+	$(PYTHON) bench/slot_spread.py
 	$(MAKE) bench-grist
 
 # Live Grist against the gateway in every store mode (minutes: 10,000-row document, 8 wrk runs).

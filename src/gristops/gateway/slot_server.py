@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 from types import FrameType
 
-import structlog
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,9 +38,7 @@ from gristops.edge.render import UPSTREAM_IDLE_SECONDS
 from gristops.files import write_atomic
 from gristops.gateway.worker_pool import WorkerPool
 
-log = structlog.get_logger("gristops.gateway")
 RETIRE_WAIT = UPSTREAM_IDLE_SECONDS + 1.0
-ACCEPT_RETRY_SECONDS = 1.0
 ACK_POLL_SECONDS = 0.01
 
 
@@ -81,9 +78,8 @@ class SlotServer(uvicorn.Server):
         self.shared_fd = shared_fd
         self.live_flag = live_flag(slot_dir)
         self.accepting = ack or accepting_file(slot_dir)
-        self.shared: socket.socket | None = None
+        self.shared: asyncio.Server | None = None
         self.following = asyncio.Lock()
-        self._connecting: set[asyncio.Task[object]] = set()
 
     @property
     def live(self) -> bool:
@@ -108,44 +104,16 @@ class SlotServer(uvicorn.Server):
         """Accept on the shared socket exactly while the live flag exists; acknowledge."""
         async with self.following:
             wanted = self.live_flag.exists() and not self.should_exit
-            loop = asyncio.get_running_loop()
             if wanted and self.shared is None:
-                # A duplicate descriptor, closed when this worker retires; the socket
-                # itself stays open for the other slot and this slot's other workers.
-                self.shared = socket.socket(fileno=os.dup(self.shared_fd))
-                self.shared.setblocking(False)
-                loop.add_reader(self.shared, self._accept_one)
+                # A duplicate descriptor: asyncio closes it when this listener closes.
+                sock = socket.socket(fileno=os.dup(self.shared_fd))
+                self.shared = await asyncio.get_running_loop().create_server(
+                    self._protocol, sock=sock, backlog=self.config.backlog
+                )
             elif not wanted and self.shared is not None:
-                loop.remove_reader(self.shared)
                 self.shared.close()
                 self.shared = None
             write_atomic(self.accepting, f"{os.getpid()} {'on' if self.live else 'off'}\n")
-
-    def _accept_one(self) -> None:
-        """Take one waiting connection per wake-up. Every worker of the slot is woken for
-        each new connection; an event loop's own listener takes all that wait, so the
-        first worker awake took a whole burst (20/0) and left a core idle. One at a
-        time, each takes its turn, and a busy worker comes back for more later."""
-        assert self.shared is not None
-        loop = asyncio.get_running_loop()
-        try:
-            conn, _ = self.shared.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it, or the client left
-        except OSError as exc:  # out of descriptors or buffers: back off, as asyncio does
-            log.error("cannot accept on the shared socket", error=exc.strerror)
-            sock = self.shared
-            loop.remove_reader(sock)
-            loop.call_later(ACCEPT_RETRY_SECONDS, self._resume, sock)
-            return
-        conn.setblocking(False)
-        task = loop.create_task(loop.connect_accepted_socket(self._protocol, conn))
-        self._connecting.add(task)
-        task.add_done_callback(self._connecting.discard)
-
-    def _resume(self, sock: socket.socket) -> None:
-        if self.shared is sock:  # still live, and the same listener
-            asyncio.get_running_loop().add_reader(sock, self._accept_one)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.follow_flag()  # should_exit is set: retire
