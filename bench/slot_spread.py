@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,17 +29,16 @@ from prometheus_client.multiprocess import MultiProcessCollector
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import REPORT_LUA, connections_per_process, result, wrk  # noqa: E402
+from bench.gateway import ADMIN, REPORT_LUA, connections_per_process, result, wrk  # noqa: E402
 from gristops.deploy.handover import bind, set_live  # noqa: E402
 from gristops.deploy.slots import SlotPlace  # noqa: E402
 from gristops.edge.nginx import Nginx  # noqa: E402
 from gristops.edge.render import render  # noqa: E402
 from gristops.runtime import pids  # noqa: E402
-from tests.gateway_harness import copy_shop, free_port, write_config  # noqa: E402
+from tests.gateway_harness import copy_shop, free_port, start_slot_gateway, write_config  # noqa: E402
 from tests.support.edge import loopback_edge  # noqa: E402
 
 RECORDS = "/api/docs/Shop/tables/Products/records"
-ADMIN = {"email": "admin@shop.test", "password": "Admin!2024"}
 
 
 def per_worker(run_dir: Path) -> dict[int, float]:
@@ -93,13 +91,7 @@ def main() -> None:
         stack.callback(shared.close)
         place = SlotPlace("blue", root / "slot", free_port())
         place.root.mkdir()
-        command = [sys.executable, "-m", "gristops", "serve", "-c", str(config)]
-        command += ["--port", str(place.port), "--shared-fd", str(shared.fileno())]
-        command += ["--slot-dir", str(place.root)]
-        with (root / "serve.log").open("wb") as log:
-            serve = subprocess.Popen(
-                command, pass_fds=(shared.fileno(),), stdout=log, stderr=subprocess.STDOUT
-            )
+        serve = start_slot_gateway(root, config, place, shared)
         stack.callback(serve.wait, 60)
         stack.callback(serve.send_signal, signal.SIGTERM)
         pids.write_pid(place.serve_pid, serve.pid)
@@ -114,7 +106,8 @@ def main() -> None:
         nginx.start()
         stack.callback(nginx.stop)
         edge_url = f"https://127.0.0.1:{edge.edge.https_port}"
-        token = httpx.post(edge_url + "/auth/login", json=ADMIN, verify=False).json()
+        login = dict(zip(("email", "password"), ADMIN, strict=True))
+        token = httpx.post(edge_url + "/auth/login", json=login, verify=False).json()
         token = token["access_token"]
         report = root / "report.lua"
         report.write_text(REPORT_LUA)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from gristops.deploy.slots import SlotPlace
 from tests.conftest import SHOP_GRIST
 
 ROLES = """\
@@ -121,3 +122,21 @@ def running_gateway(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def start_slot_gateway(
+    root: Path, config: Path, place: SlotPlace, shared: socket.socket
+) -> subprocess.Popen[bytes]:
+    """`gristops serve` as a deploy slot's supervisor starts it: the shared socket
+    inherited, in a session of its own, its output in root/serve.log."""
+    command = [sys.executable, "-m", "gristops", "serve", "-c", str(config)]
+    command += ["--port", str(place.port), "--shared-fd", str(shared.fileno())]
+    command += ["--slot-dir", str(place.root)]
+    with (root / "serve.log").open("wb") as log:
+        return subprocess.Popen(
+            command,
+            pass_fds=(shared.fileno(),),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from gristops.deploy.handover import bind, set_live
 from gristops.deploy.slots import SlotPlace
 from gristops.gateway.slot_server import worker_ack
 from gristops.runtime import pids
-from tests.gateway_harness import copy_shop, free_port, write_config
+from tests.gateway_harness import copy_shop, free_port, start_slot_gateway, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -49,17 +47,7 @@ def test_a_slot_runs_every_worker_on_the_shared_socket_and_stops_when_all_draine
     shared = bind(0)
     place = SlotPlace("blue", tmp_path / "slot", free_port())
     place.root.mkdir()
-    command = [sys.executable, "-m", "gristops", "serve", "-c", str(config)]
-    command += ["--port", str(place.port), "--shared-fd", str(shared.fileno())]
-    command += ["--slot-dir", str(place.root)]
-    with (tmp_path / "serve.log").open("wb") as log:
-        serve = subprocess.Popen(
-            command,
-            pass_fds=(shared.fileno(),),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    serve = start_slot_gateway(tmp_path, config, place, shared)
     try:
         pids.write_pid(place.serve_pid, serve.pid)
         workers = _workers_say(place, serve.pid, "off")
