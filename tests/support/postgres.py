@@ -11,7 +11,6 @@ PostgreSQL refuses to run as root: as root, initdb and the server run as the
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import secrets
@@ -28,6 +27,7 @@ import psycopg
 import pytest
 
 from gristops.runtime.process import Service
+from gristops.state.postgres import PostgresEngine
 from tests.gateway_harness import free_port
 
 USER = "gristops"
@@ -64,9 +64,6 @@ class Cluster:
         return name
 
     def drop_schema(self, name: str) -> None:
-        """Drop a test's schema, after the pools that the test left open are collected
-        here (not in one of their own threads, which cannot join themselves)."""
-        gc.collect()
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
 
@@ -135,10 +132,24 @@ def running_cluster(bin_dir: Path, settings: tuple[str, ...] = ()) -> Iterator[C
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
-    """A postgresql:// URL of a new, empty state DB (a schema), dropped after the test."""
+def postgres_url(postgres_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A postgresql:// URL of a new, empty state DB (a schema), dropped after the test.
+
+    Every engine the test opens is kept here and closed after it: a pool left to the
+    garbage collector may be collected in one of its own threads, which cannot join
+    themselves (an unraisable exception)."""
+    engines: list[PostgresEngine] = []
+    opened = PostgresEngine.__init__
+
+    def keep(engine: PostgresEngine, url: str) -> None:
+        opened(engine, url)
+        engines.append(engine)
+
+    monkeypatch.setattr(PostgresEngine, "__init__", keep)
     name = postgres_cluster.create_schema()
     yield postgres_cluster.url(schema=name)
+    for engine in engines:
+        engine.close()
     postgres_cluster.drop_schema(name)
 
 
