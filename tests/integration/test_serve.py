@@ -21,7 +21,7 @@ import pytest
 
 from gristops.config.model import ServerSection
 from gristops.gateway.workers import worker_count
-from tests.gateway_harness import free_port
+from tests.gateway_harness import copy_shop, free_port, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -170,6 +170,24 @@ def test_a_port_in_use_is_one_human_line_with_a_hint(site: tuple[Path, dict[str,
     assert lines[0] == f"error: port {port} on 127.0.0.1 is already in use"
     assert lines[1].startswith("hint: stop what listens there") and "--port" in lines[1]
     assert len(lines) == 2 and "{" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_gateway_that_cannot_start_says_why_and_stops(tmp_path: Path, workers: int) -> None:
+    """Its log directory is a file: each worker fails building its app; none is retried."""
+    copy_shop(tmp_path)
+    config = write_config(tmp_path, f"server: {{workers: {workers}}}\n")
+    (tmp_path / "data" / "logs").write_text("not a directory")
+    result = gristops("serve", "-c", str(config), "--port", str(free_port()))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-2:] == [
+        "error: the gateway could not start",
+        "hint: the lines above say why; `gristops config check` checks the configuration",
+    ]
+    cause = f"error: cannot write the log file {tmp_path / 'data' / 'logs' / 'gateway.log'}"
+    assert 1 <= sum(line.startswith(cause) for line in lines) <= workers  # no restart loop
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_on_a_terminal_logs_readable_lines_and_json_elsewhere(

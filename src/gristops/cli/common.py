@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 
 from gristops.config import Config, load_config
+from gristops.errors import INTERNAL, GristopsError
 
 DEFAULT_CONFIG = Path(os.environ.get("GRISTOPS_CONFIG", "gristops.yaml"))
 
@@ -31,6 +33,22 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report(exc: Exception) -> int:
+    """Print a failure and return its exit code: an expected one as its message (possibly
+    several lines) and hint; anything else is a bug, said in one line (the traceback with
+    GRISTOPS_DEBUG=1)."""
+    if isinstance(exc, GristopsError):
+        err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}")
+        return exc.exit_code
+    if os.environ.get("GRISTOPS_DEBUG"):
+        traceback.print_exception(exc)
+    err.print(f"error: internal error: {type(exc).__name__}: {exc}")
+    err.print("hint: run again with GRISTOPS_DEBUG=1 for the traceback and report it")
+    return INTERNAL
 
 
 def load(path: Path) -> Config:

@@ -7,9 +7,7 @@ traceback only with GRISTOPS_DEBUG=1.
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
 
 import typer
 
@@ -38,8 +36,8 @@ from gristops.cli import (
     tls_cmd,
     users_cmd,
 )
-from gristops.cli.common import err
-from gristops.errors import INTERNAL, INTERRUPTED, GristopsError
+from gristops.cli.common import err, report
+from gristops.errors import INTERRUPTED
 
 app = typer.Typer(
     name="gristops",
@@ -85,22 +83,12 @@ def _root(
     """A secure gateway and operations system for apps built on Grist."""
 
 
-def report(exc: GristopsError) -> None:
-    """Print an expected failure: the message (possibly several lines), then the hint."""
-    err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
-    if exc.hint:
-        err.print(f"[dim]hint:[/] {exc.hint}")
-
-
 def main() -> None:
     try:
         # Without standalone mode click returns the code of a typer.Exit instead of raising it.
         result = app(standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
-    except GristopsError as exc:
-        report(exc)
-        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -111,9 +99,5 @@ def main() -> None:
     except ClickException as exc:  # a usage mistake: click's own message, exit 2
         exc.show()
         sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug: say so in one line, not a traceback
-        if os.environ.get("GRISTOPS_DEBUG"):
-            traceback.print_exc()
-        err.print(f"error: internal error: {type(exc).__name__}: {exc}")
-        err.print("hint: run again with GRISTOPS_DEBUG=1 for the traceback and report it")
-        sys.exit(INTERNAL)
+    except Exception as exc:  # expected or a bug: one line and a hint, not a traceback
+        sys.exit(report(exc))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out
+from gristops.cli.common import DEFAULT_CONFIG, ConfigOption, load, out, report
 from gristops.config import Config
 from gristops.errors import BadRequest, GristopsError
 from gristops.gateway.slot_server import SlotServer, SlotWorkers, worker_ack
@@ -122,7 +122,7 @@ def _run_worker(
 
 
 def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> bool:
-    """Serve until stopped; False when the server could not start."""
+    """Serve until stopped; False when the server could not start (said on stderr)."""
     try:
         server.run(sockets=None if sock is None else [sock])
     except SystemExit as stop:  # uvicorn exits with 1 when the app cannot be built
@@ -130,6 +130,10 @@ def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> bool:
             raise
     except KeyboardInterrupt:  # Ctrl-C reached every process of the terminal's group
         pass
+    except Exception as exc:  # the app factory failed (uvicorn lets it through)
+        if server.started:
+            raise
+        report(exc)
     return bool(server.started)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gristops.config import Config
+from gristops.errors import ConfigError
 
 SUFFIX = ".log"
 REOPEN_CHECK_S = 1.0
@@ -66,14 +67,22 @@ class SharedRotatingFileHandler(logging.Handler):
     """Append formatted records to a file that several processes share; rotate by size."""
 
     def __init__(self, target: LogFile) -> None:
-        super().__init__()
         self.target = target
-        target.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._fd = -1
         self._write_lock = threading.Lock()
         self._checked = 0.0  # when the name was last compared with the open file
         self._unchecked = 0  # bytes written since the file's size was last read
-        self._open()
+        try:
+            target.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._open()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the log file {target.path}: {exc.strerror}",
+                f"make {target.path.parent} a writable directory, "
+                "or turn log files off (observe.logs.enabled: false)",
+            ) from None
+        # Registered with logging (closed at exit) only once the file is open.
+        super().__init__()
 
     def _open(self) -> None:
         if self._fd >= 0:
