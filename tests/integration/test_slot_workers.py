@@ -2,7 +2,8 @@
 
 A real `gristops serve` in slot mode (the way a slot's supervisor starts it: the
 shared upstream socket inherited, a slot directory) with two workers: both take
-traffic when the slot goes live, and a stop waits for both to finish.
+traffic when the slot goes live, a killed one is replaced and goes live by
+itself, and a stop waits for both to finish.
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def test_a_slot_runs_every_worker_on_the_shared_socket_and_stops_when_all_draine
         for _ in range(20):  # a new connection each: the kernel hands them to either worker
             assert httpx.get(url, timeout=10).status_code == 200
         assert httpx.get(place.url("/health"), timeout=10).status_code == 200
+        # A worker killed while live is replaced; the replacement goes live by itself.
+        victim = workers[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while victim in (workers := _workers_say(place, serve.pid, "on")):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.1)
+        assert not worker_ack(place.root, victim).exists()
+        assert place.accepting.read_text().split() == [str(serve.pid), "on"]
+        for _ in range(10):
+            assert httpx.get(url, timeout=10).status_code == 200
         os.kill(serve.pid, signal.SIGTERM)
         assert serve.wait(60) == 0
         # The gateway exited after its workers, not before: nothing of the slot is left.

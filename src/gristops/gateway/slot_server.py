@@ -25,6 +25,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from types import FrameType
@@ -161,9 +162,9 @@ class SlotWorkers(WorkerPool):
         if said and said != self._said:
             write_atomic(accepting_file(self.slot_dir), f"{os.getpid()} {said}\n")
             self._said = said
-        for worker in self.workers:
-            if worker.poll() is not None:
-                worker_ack(self.slot_dir, worker.pid).unlink(missing_ok=True)
+
+    def retired(self, worker: subprocess.Popen[bytes]) -> None:
+        worker_ack(self.slot_dir, worker.pid).unlink(missing_ok=True)
 
     def run(self) -> int:
         # Workers start with the live signal ignored (a Python handler would be reset to

@@ -104,6 +104,9 @@ class WorkerPool:
     def tick(self) -> None:
         """Called every poll_seconds while the pool runs or drains (for subclasses)."""
 
+    def retired(self, worker: subprocess.Popen[bytes]) -> None:
+        """Called once for each worker that has exited (for subclasses)."""
+
     def run(self) -> int:
         """Run the workers until a stop signal; the exit status (0 after a clean stop)."""
         for signum in STOP_SIGNALS:
@@ -127,6 +130,8 @@ class WorkerPool:
                 self.tick()
                 time.sleep(self.poll_seconds)
             self.tick()
+            for worker in self.workers:
+                self.retired(worker)
         return status
 
     def _replace_exited(self) -> int:
@@ -141,6 +146,7 @@ class WorkerPool:
             if time.monotonic() - self.started_at[index] < RESTART_PAUSE:
                 continue  # one that dies as it starts is not restarted in a tight loop
             log.warning("gateway worker exited; starting another", pid=worker.pid, status=code)
+            self.retired(worker)
             self.workers[index] = self._start_worker()
             self.started_at[index] = time.monotonic()
         return 0
