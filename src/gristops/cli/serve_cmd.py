@@ -62,7 +62,10 @@ def serve(
     # asked for with SIGTERM (systemd, deploys) is a clean exit, not a crash.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     if worker_fd is not None:  # one worker of a pool (gateway/worker_pool.py)
-        _run_worker(cfg, bind_host, bind_port, worker_fd, shared_fd, slot_dir)
+        ack = None if slot_dir is None else worker_ack(slot_dir, os.getpid())
+        worker = _server(cfg, bind_host, bind_port, shared_fd, slot_dir, ack)
+        if not _run(worker, socket.socket(fileno=worker_fd)):
+            raise typer.Exit(WORKER_CANNOT_START)  # its pool stops instead of retrying forever
         return
     if shared_fd is None:  # a deploy slot serves on a socket its supervisor already bound
         listen(bind_host, bind_port).close()  # a clear error now, not uvicorn's later
@@ -73,14 +76,8 @@ def serve(
         f"gristops gateway on http://{shown}:{bind_port}, {how_many} (docs: /api/docs)",
         markup=False,
     )
-    uv_config = uvicorn.Config(APP_FACTORY, **_settings(cfg, bind_host, bind_port))
-    if workers == 1 and slot_dir is None:
-        if not _run(uvicorn.Server(uv_config)):
-            raise CannotStart
-        return
-    if workers == 1:  # a deploy slot in one process, which follows the live flag itself
-        assert shared_fd is not None and slot_dir is not None
-        if not _run(SlotServer(uv_config, shared_fd, slot_dir)):
+    if workers == 1:  # in this process (a deploy slot's follows the live flag itself)
+        if not _run(_server(cfg, bind_host, bind_port, shared_fd, slot_dir)):
             raise CannotStart
         return
     # Several workers share metrics, a leader lock and more through a run directory.
@@ -100,25 +97,25 @@ def serve(
         status = pool.run()
     finally:  # every worker has exited: the pool waits for them
         shutil.rmtree(run_dir, ignore_errors=True)
-    if status == WORKER_CANNOT_START:
+    if status == WORKER_CANNOT_START:  # the pool's only failure status
         raise CannotStart
-    if status:
-        raise typer.Exit(status)
 
 
-def _run_worker(
-    cfg: Config, host: str, port: int, fd: int, shared_fd: int | None, slot_dir: Path | None
-) -> None:
-    """One worker of a pool: on its own socket `fd`, and for a slot the shared one too."""
-    uv_config = uvicorn.Config(APP_FACTORY, **_settings(cfg, host, port))
-    server: uvicorn.Server
+def _server(
+    cfg: Config,
+    host: str,
+    port: int,
+    shared_fd: int | None,
+    slot_dir: Path | None,
+    ack: Path | None = None,
+) -> uvicorn.Server:
+    """uvicorn for the gateway; for a deploy slot, one that also serves the shared socket
+    while the slot is live (and acknowledges in `ack`, a worker's own file)."""
+    config = uvicorn.Config(APP_FACTORY, **_settings(cfg, host, port))
     if slot_dir is None:
-        server = uvicorn.Server(uv_config)
-    else:
-        assert shared_fd is not None
-        server = SlotServer(uv_config, shared_fd, slot_dir, worker_ack(slot_dir, os.getpid()))
-    if not _run(server, socket.socket(fileno=fd)):
-        raise typer.Exit(WORKER_CANNOT_START)  # its pool stops instead of retrying forever
+        return uvicorn.Server(config)
+    assert shared_fd is not None  # given together, checked by serve
+    return SlotServer(config, shared_fd, slot_dir, ack)
 
 
 def _run(server: uvicorn.Server, sock: socket.socket | None = None) -> bool:
